@@ -1,0 +1,317 @@
+//! CSV writer: configurable delimiter, line ending, byte order mark and text encoding (UTF-8,
+//! UTF-16LE/BE, Windows-1250, Windows-1252); a value the encoding cannot hold is an error naming
+//! its row and column.
+
+use std::path::Path;
+
+use encoding_rs::Encoding;
+
+use super::table::{Cell, Table};
+use super::{check_shape, write_file, SinkError};
+use crate::decode::text::encoding_for;
+use crate::decode::TextEncoding;
+
+/// How to write a CSV file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CsvWriteOptions {
+    /// Field delimiter; must be ASCII. Default `,`.
+    pub delimiter: u8,
+    /// Text encoding. Default UTF-8; [`TextEncoding::Auto`] is treated as UTF-8.
+    pub encoding: TextEncoding,
+    /// Start a UTF-8 file with a byte order mark (UTF-16 always has one; Windows code pages never).
+    pub bom: bool,
+    /// End lines with CR LF instead of LF.
+    pub crlf: bool,
+}
+
+impl Default for CsvWriteOptions {
+    fn default() -> Self {
+        CsvWriteOptions {
+            delimiter: b',',
+            encoding: TextEncoding::Utf8,
+            bom: false,
+            crlf: false,
+        }
+    }
+}
+
+/// Writes `table` to `path` as CSV.
+pub fn write_csv(path: &Path, table: &Table, options: &CsvWriteOptions) -> Result<(), SinkError> {
+    let bytes = csv_bytes(table, options).map_err(|e| match e {
+        SinkError::Io { .. } => e,
+        other => SinkError::Write {
+            path: path.to_path_buf(),
+            message: other.to_string(),
+        },
+    })?;
+    write_file(path, &bytes)
+}
+
+/// `table` as CSV bytes: header, then one line per row; fields quoted only when needed.
+pub fn csv_bytes(table: &Table, options: &CsvWriteOptions) -> Result<Vec<u8>, SinkError> {
+    if !options.delimiter.is_ascii() || matches!(options.delimiter, b'"' | b'\r' | b'\n') {
+        return Err(SinkError::Invalid(format!(
+            "the CSV delimiter 0x{:02X} must be an ASCII character other than a quote or a line break",
+            options.delimiter
+        )));
+    }
+    check_shape(table)?;
+    let terminator = if options.crlf {
+        ::csv::Terminator::CRLF
+    } else {
+        ::csv::Terminator::Any(b'\n')
+    };
+    let mut writer = ::csv::WriterBuilder::new()
+        .delimiter(options.delimiter)
+        .terminator(terminator)
+        .from_writer(Vec::new());
+    let csv_error = |e: ::csv::Error| SinkError::Invalid(format!("cannot format CSV: {e}"));
+    writer.write_record(&table.columns).map_err(csv_error)?;
+    let mut fields: Vec<String> = Vec::with_capacity(table.columns.len());
+    for row in &table.rows {
+        fields.clear();
+        fields.extend(row.iter().map(Cell::to_text));
+        writer.write_record(&fields).map_err(csv_error)?;
+    }
+    let utf8 = writer
+        .into_inner()
+        .map_err(|e| SinkError::Invalid(format!("cannot format CSV: {}", e.error())))?;
+
+    match options.encoding {
+        TextEncoding::Auto | TextEncoding::Utf8 => {
+            if options.bom {
+                let mut out = Vec::with_capacity(utf8.len() + 3);
+                out.extend_from_slice(&[0xEF, 0xBB, 0xBF]);
+                out.extend_from_slice(&utf8);
+                Ok(out)
+            } else {
+                Ok(utf8)
+            }
+        }
+        TextEncoding::Utf16le | TextEncoding::Utf16be => {
+            let text = into_string(utf8)?;
+            let little = options.encoding == TextEncoding::Utf16le;
+            let mut out = Vec::with_capacity(text.len() * 2 + 2);
+            out.extend_from_slice(if little { &[0xFF, 0xFE] } else { &[0xFE, 0xFF] });
+            for unit in text.encode_utf16() {
+                out.extend_from_slice(&if little {
+                    unit.to_le_bytes()
+                } else {
+                    unit.to_be_bytes()
+                });
+            }
+            Ok(out)
+        }
+        TextEncoding::Windows1250 | TextEncoding::Windows1252 => {
+            let text = into_string(utf8)?;
+            let Some(encoding) = encoding_for(options.encoding) else {
+                return Err(SinkError::Invalid("no encoding".into()));
+            };
+            let (bytes, _, unmappable) = encoding.encode(&text);
+            if unmappable {
+                return Err(find_unmappable(table, encoding));
+            }
+            Ok(bytes.into_owned())
+        }
+    }
+}
+
+fn into_string(utf8: Vec<u8>) -> Result<String, SinkError> {
+    String::from_utf8(utf8).map_err(|_| SinkError::Invalid("CSV output is not valid UTF-8".into()))
+}
+
+/// The error naming the first cell (header = row 1) that `encoding` cannot represent.
+fn find_unmappable(table: &Table, encoding: &'static Encoding) -> SinkError {
+    let unmappable = |text: &str| {
+        text.chars()
+            .find(|c| encoding.encode(c.encode_utf8(&mut [0; 4])).2)
+    };
+    let error = |row: usize, column: &str, c: char| SinkError::Encode {
+        row,
+        column: column.to_string(),
+        encoding: encoding.name(),
+        reason: format!(
+            "the character U+{:04X} is not in {}",
+            u32::from(c),
+            encoding.name()
+        ),
+    };
+    for name in &table.columns {
+        if let Some(c) = unmappable(name) {
+            return error(1, name, c);
+        }
+    }
+    for (index, row) in table.rows.iter().enumerate() {
+        for (name, cell) in table.columns.iter().zip(row) {
+            if let Some(c) = unmappable(&cell.to_text()) {
+                return error(index + 2, name, c);
+            }
+        }
+    }
+    SinkError::Invalid(format!("a value cannot be encoded as {}", encoding.name()))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::decode::{decode, CsvFormat, Format, Location};
+    use serde_json::json;
+
+    fn places() -> Table {
+        let mut table = Table::new("places", &["id", "municipality", "count", "since"]);
+        for (i, name) in ["Gjakovë", "Đakovica", "Peć", "Štrpce", "Čekić; \"x\""]
+            .iter()
+            .enumerate()
+        {
+            table.rows.push(vec![
+                Cell::Integer(i as i64 + 1),
+                Cell::text(*name),
+                if i == 2 {
+                    Cell::Empty
+                } else {
+                    Cell::Number(1.5)
+                },
+                Cell::Date {
+                    year: 2024,
+                    month: 3,
+                    day: i as u32 + 1,
+                },
+            ]);
+        }
+        table
+    }
+
+    #[test]
+    fn windows_1250_round_trip_explicit_and_auto() {
+        let table = places();
+        let options = CsvWriteOptions {
+            delimiter: b';',
+            encoding: TextEncoding::Windows1250,
+            crlf: true,
+            ..CsvWriteOptions::default()
+        };
+        let bytes = csv_bytes(&table, &options).unwrap();
+        assert!(
+            std::str::from_utf8(&bytes).is_err(),
+            "should be single-byte"
+        );
+        assert!(bytes.windows(2).any(|w| w == b"\r\n"));
+        for encoding in [TextEncoding::Windows1250, TextEncoding::Auto] {
+            let decoded = decode(
+                &bytes,
+                &Format::Csv(CsvFormat {
+                    delimiter: ';',
+                    encoding,
+                    ..CsvFormat::default()
+                }),
+            );
+            assert_eq!(decoded.encoding, Some("windows-1250"));
+            assert!(decoded.problems.is_empty(), "{:?}", decoded.problems);
+            let names: Vec<_> = decoded
+                .records
+                .iter()
+                .map(|r| r.fields["municipality"].clone())
+                .collect();
+            assert_eq!(
+                names,
+                [
+                    json!("Gjakovë"),
+                    json!("Đakovica"),
+                    json!("Peć"),
+                    json!("Štrpce"),
+                    json!("Čekić; \"x\"")
+                ]
+            );
+            assert_eq!(decoded.records[2].fields["count"], serde_json::Value::Null);
+            assert_eq!(decoded.records[0].fields["since"], json!("2024-03-01"));
+            assert_eq!(decoded.records[4].location, Location::Row(6));
+        }
+    }
+
+    #[test]
+    fn windows_1252_unmappable_names_row_and_column() {
+        let mut table = Table::new("t", &["id", "place"]);
+        table
+            .rows
+            .push(vec![Cell::Integer(1), Cell::text("Gjakovë")]);
+        table
+            .rows
+            .push(vec![Cell::Integer(2), Cell::text("Mamuşa")]);
+        let options = CsvWriteOptions {
+            encoding: TextEncoding::Windows1252,
+            ..CsvWriteOptions::default()
+        };
+        let error = csv_bytes(&table, &options).unwrap_err();
+        assert!(
+            matches!(
+                &error,
+                SinkError::Encode { row: 3, column, encoding: "windows-1252", .. } if column == "place"
+            ),
+            "{error:?}"
+        );
+        let message = error.to_string();
+        assert!(message.contains("U+015F"), "{message}");
+        assert!(!message.contains("Mamu"), "{message}");
+        table.rows.pop();
+        let bytes = csv_bytes(&table, &options).unwrap();
+        assert_eq!(bytes, b"id,place\n1,Gjakov\xEB\n");
+    }
+
+    #[test]
+    fn utf8_bom_and_utf16_round_trip() {
+        let table = places();
+        let bom = csv_bytes(
+            &table,
+            &CsvWriteOptions {
+                bom: true,
+                ..CsvWriteOptions::default()
+            },
+        )
+        .unwrap();
+        assert!(bom.starts_with(&[0xEF, 0xBB, 0xBF]));
+        let decoded = decode(&bom, &Format::Csv(CsvFormat::default()));
+        assert_eq!(decoded.columns[0], "id");
+        assert_eq!(decoded.encoding, Some("UTF-8"));
+        assert_eq!(decoded.records.len(), 5);
+
+        for (encoding, name) in [
+            (TextEncoding::Utf16le, "UTF-16LE"),
+            (TextEncoding::Utf16be, "UTF-16BE"),
+        ] {
+            let bytes = csv_bytes(
+                &table,
+                &CsvWriteOptions {
+                    encoding,
+                    ..CsvWriteOptions::default()
+                },
+            )
+            .unwrap();
+            // The BOM wins over the configured encoding.
+            let decoded = decode(
+                &bytes,
+                &Format::Csv(CsvFormat {
+                    encoding: TextEncoding::Windows1252,
+                    ..CsvFormat::default()
+                }),
+            );
+            assert_eq!(decoded.encoding, Some(name));
+            assert_eq!(decoded.columns, ["id", "municipality", "count", "since"]);
+            assert_eq!(decoded.records[3].fields["municipality"], json!("Štrpce"));
+            assert!(decoded.problems.is_empty());
+        }
+    }
+
+    #[test]
+    fn ragged_table_and_bad_delimiter_are_errors() {
+        let mut table = Table::new("t", &["a", "b"]);
+        table.rows.push(vec![Cell::Empty]);
+        assert!(csv_bytes(&table, &CsvWriteOptions::default()).is_err());
+        let table = Table::new("t", &["a"]);
+        let options = CsvWriteOptions {
+            delimiter: 0xA7,
+            ..CsvWriteOptions::default()
+        };
+        assert!(csv_bytes(&table, &options).is_err());
+    }
+}

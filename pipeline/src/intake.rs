@@ -1,0 +1,360 @@
+//! Intake of one decoded export file: decode problems, source schema, schema drift, mapping, canonical
+//! schema and rules, ending with every record either accepted (maybe with warnings) or quarantined.
+//! Pure: it gets the decoded records and returns outcomes and findings.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use regbridge_connectors::decode::{Decoded, Format, Location};
+use serde_json::Value;
+
+use crate::config::{Config, ConfigError, SourceConfig};
+use crate::findings::{Finding, Severity};
+use crate::mapping::Mapping;
+use crate::model::{CanonicalCase, Provenance};
+use crate::reconcile::Survivorship;
+use crate::reference::{Reference, ReferenceError};
+use crate::rules::{Check, Hit, RuleBook};
+use crate::schema::{observed_paths, SchemaCheck, SchemaError};
+
+/// Everything a run reads besides the exports: reference data, rules, schemas, mappings.
+#[derive(Debug)]
+pub struct Assets {
+    pub reference: Reference,
+    pub rules: RuleBook,
+    pub survivorship: Survivorship,
+    pub canonical: SchemaCheck,
+    /// Per source name: its schema and mapping.
+    pub sources: Vec<(String, SourceAssets)>,
+}
+
+/// The schema and mapping of one source.
+#[derive(Debug)]
+pub struct SourceAssets {
+    pub schema: SchemaCheck,
+    pub mapping: Mapping,
+}
+
+/// A data file of the project that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum AssetError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Reference(#[from] ReferenceError),
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
+}
+
+impl Assets {
+    /// Loads every data file the configuration names.
+    pub fn load(config: &Config) -> Result<Assets, AssetError> {
+        let reference =
+            Reference::load(&config.paths.reference, &config.reference.region_crosswalk)?;
+        let institutions: Vec<String> = config.institutions.keys().cloned().collect();
+        let rules = RuleBook::load(&config.paths.rules, &institutions)?;
+        let survivorship = Survivorship::load(&config.paths.rules.join("survivorship.toml"))?;
+        let canonical = SchemaCheck::load(&config.canonical_schema_path())?;
+        let mut sources = Vec::new();
+        for (name, source) in &config.sources {
+            let schema = SchemaCheck::load(&config.schema_path(source))?;
+            let mapping = Mapping::load(&config.mapping_path(source))?;
+            sources.push((name.clone(), SourceAssets { schema, mapping }));
+        }
+        Ok(Assets {
+            reference,
+            rules,
+            survivorship,
+            canonical,
+            sources,
+        })
+    }
+
+    /// The schema and mapping of a source.
+    pub fn source(&self, name: &str) -> Option<&SourceAssets> {
+        self.sources.iter().find(|(n, _)| n == name).map(|(_, a)| a)
+    }
+}
+
+/// An accepted source record.
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    pub provenance: Provenance,
+    pub institution: String,
+    pub case: CanonicalCase,
+    /// Ids of the warning rules that fired.
+    pub warnings: Vec<String>,
+}
+
+/// A rejected source record (or an unreadable row or file).
+#[derive(Debug, Clone)]
+pub struct Quarantined {
+    pub provenance: Provenance,
+    pub record_id: Option<String>,
+    /// Indexes of the error rules that fired, with the field each named.
+    pub hits: Vec<Hit>,
+}
+
+/// What intake made of one file.
+#[derive(Debug, Default)]
+pub struct FileOutcome {
+    pub accepted: Vec<Accepted>,
+    pub quarantined: Vec<Quarantined>,
+    pub findings: Vec<Finding>,
+}
+
+impl FileOutcome {
+    /// Records received from the file: accepted + quarantined, by construction.
+    pub fn received(&self) -> usize {
+        self.accepted.len() + self.quarantined.len()
+    }
+}
+
+/// Identifies the file being taken in.
+#[derive(Debug, Clone)]
+pub struct FileContext<'a> {
+    pub source: &'a str,
+    pub institution: &'a str,
+    /// File name as shown to people (relative to the source folder).
+    pub file: &'a str,
+    pub format: &'a Format,
+    pub as_of: NaiveDate,
+}
+
+/// Takes in one decoded file.
+pub fn take_in(
+    ctx: &FileContext<'_>,
+    decoded: &Decoded,
+    source: &SourceAssets,
+    assets: &Assets,
+) -> FileOutcome {
+    let mut outcome = FileOutcome::default();
+    let rules = &assets.rules;
+    let readable = rules.system(|c| matches!(c, Check::Readable));
+    let header = header_location(ctx.format);
+
+    // Decode problems: a problem at a record's location belongs to that record; one elsewhere
+    // (other than the header) stands for a record that could not be read at all.
+    let record_locations: BTreeSet<String> = decoded
+        .records
+        .iter()
+        .map(|r| r.location.to_string())
+        .collect();
+    let mut record_problems: Vec<(String, Hit)> = Vec::new();
+    for problem in &decoded.problems {
+        let location = problem.location.to_string();
+        let hit = Hit {
+            rule: readable,
+            field: problem.column.clone(),
+            detail: Some(problem.message.clone()),
+        };
+        let provenance = provenance(ctx, &problem.location);
+        if record_locations.contains(&location) {
+            record_problems.push((location, hit));
+        } else if Some(&problem.location) == header.as_ref()
+            || (matches!(problem.location, Location::File) && !decoded.records.is_empty())
+        {
+            outcome
+                .findings
+                .push(finding(ctx, rules, &provenance, None, &hit));
+        } else {
+            outcome
+                .findings
+                .push(finding(ctx, rules, &provenance, None, &hit));
+            outcome.quarantined.push(Quarantined {
+                provenance,
+                record_id: None,
+                hits: vec![hit],
+            });
+        }
+    }
+
+    drift_findings(ctx, decoded, source, assets, &mut outcome);
+
+    for record in &decoded.records {
+        let provenance = provenance(ctx, &record.location);
+        let location = record.location.to_string();
+        let mut hits: Vec<Hit> = record_problems
+            .iter()
+            .filter(|(l, _)| *l == location)
+            .map(|(_, h)| h.clone())
+            .collect();
+        let as_value = Value::Object(record.fields.clone());
+        let schema_rule = rules.system(|c| matches!(c, Check::SourceSchema));
+        hits.extend(
+            source
+                .schema
+                .violations(&as_value)
+                .into_iter()
+                .map(|v| Hit {
+                    rule: schema_rule,
+                    field: v.field,
+                    detail: Some(v.detail),
+                }),
+        );
+        let mapped = source.mapping.map(&record.fields, &assets.reference);
+        if let Ok(case_value) = serde_json::to_value(&mapped.case) {
+            let canonical_rule = rules.system(|c| matches!(c, Check::CanonicalSchema));
+            hits.extend(
+                assets
+                    .canonical
+                    .violations(&case_value)
+                    .into_iter()
+                    .map(|v| Hit {
+                        rule: canonical_rule,
+                        field: v.field,
+                        detail: Some(v.detail),
+                    }),
+            );
+        }
+        hits.extend(rules.evaluate(&mapped.case, &mapped.issues, ctx.as_of));
+        hits.sort();
+        hits.dedup();
+        let record_id = mapped.case.record_id.clone();
+        for hit in &hits {
+            outcome
+                .findings
+                .push(finding(ctx, rules, &provenance, record_id.as_deref(), hit));
+        }
+        let (errors, warnings): (Vec<Hit>, Vec<Hit>) = hits.into_iter().partition(|h| {
+            rules
+                .rules
+                .get(h.rule)
+                .is_some_and(|r| r.severity == Severity::Error)
+        });
+        if errors.is_empty() {
+            let mut warning_ids: Vec<String> = warnings
+                .iter()
+                .filter_map(|h| rules.rules.get(h.rule).map(|r| r.id.clone()))
+                .collect();
+            warning_ids.dedup();
+            outcome.accepted.push(Accepted {
+                provenance,
+                institution: ctx.institution.to_string(),
+                case: mapped.case,
+                warnings: warning_ids,
+            });
+        } else {
+            outcome.quarantined.push(Quarantined {
+                provenance,
+                record_id,
+                hits: errors,
+            });
+        }
+    }
+    outcome
+}
+
+fn drift_findings(
+    ctx: &FileContext<'_>,
+    decoded: &Decoded,
+    source: &SourceAssets,
+    assets: &Assets,
+    outcome: &mut FileOutcome,
+) {
+    let mut observed = BTreeSet::new();
+    match ctx.format {
+        Format::Json(_) | Format::JsonLines => {
+            for record in &decoded.records {
+                observed_paths(&record.fields, "", &mut observed);
+            }
+        }
+        _ => observed.extend(decoded.columns.iter().cloned()),
+    }
+    if observed.is_empty() {
+        return;
+    }
+    let drift = source.schema.drift(&observed);
+    let rules = &assets.rules;
+    let file_provenance = provenance(ctx, &Location::File);
+    let unknown_rule = rules.system(|c| matches!(c, Check::KnownColumns));
+    for (column, renamed_from) in drift.unknown {
+        let hit = Hit {
+            rule: unknown_rule,
+            field: Some(column),
+            detail: renamed_from.map(|m| format!(" (probably renamed from \"{m}\")")),
+        };
+        outcome
+            .findings
+            .push(finding(ctx, rules, &file_provenance, None, &hit));
+    }
+    let missing_rule = rules.system(|c| matches!(c, Check::ExpectedColumns));
+    for column in drift.missing {
+        let hit = Hit {
+            rule: missing_rule,
+            field: Some(column),
+            detail: None,
+        };
+        outcome
+            .findings
+            .push(finding(ctx, rules, &file_provenance, None, &hit));
+    }
+}
+
+/// The location of the header row, for tabular formats.
+fn header_location(format: &Format) -> Option<Location> {
+    match format {
+        Format::Csv(c) => Some(Location::Row(c.header_row as u64)),
+        Format::Xlsx(x) => Some(Location::Row(x.header_row as u64)),
+        _ => None,
+    }
+}
+
+fn provenance(ctx: &FileContext<'_>, location: &Location) -> Provenance {
+    let ordinal = match location {
+        Location::Row(n) | Location::Line(n) => *n,
+        Location::Pointer(p) => p
+            .rsplit('/')
+            .next()
+            .and_then(|last| last.parse::<u64>().ok())
+            .map_or(0, |i| i + 1),
+        Location::File => 0,
+    };
+    Provenance {
+        source: ctx.source.to_string(),
+        file: ctx.file.to_string(),
+        ordinal,
+        location: location.to_string(),
+    }
+}
+
+/// A finding for a hit on a record (or a file, when `record_id` is `None` and the location is "file").
+pub fn finding(
+    ctx: &FileContext<'_>,
+    rules: &RuleBook,
+    provenance: &Provenance,
+    record_id: Option<&str>,
+    hit: &Hit,
+) -> Finding {
+    let rule = rules.rules.get(hit.rule);
+    Finding {
+        institution: rule
+            .map_or(ctx.institution, |r| r.institution(ctx.institution))
+            .to_string(),
+        source: provenance.source.clone(),
+        file: provenance.file.clone(),
+        ordinal: provenance.ordinal,
+        location: provenance.location.clone(),
+        record_id: record_id.map(str::to_string),
+        rule: rule.map_or_else(String::new, |r| r.id.clone()),
+        severity: rule.map_or(Severity::Error, |r| r.severity),
+        dimension: rule.map_or(crate::findings::Dimension::Validity, |r| r.dimension),
+        field: hit.field.clone(),
+        detail: hit.detail.clone(),
+        child_id: None,
+    }
+}
+
+/// The file name of `path` relative to `dir`, with forward slashes.
+pub fn display_name(dir: &Path, path: &Path) -> String {
+    let relative: PathBuf = path
+        .strip_prefix(dir)
+        .map_or_else(|_| path.to_path_buf(), Path::to_path_buf);
+    relative.to_string_lossy().replace('\\', "/")
+}
+
+/// The configured source by name.
+pub fn source_config<'a>(config: &'a Config, name: &str) -> Option<&'a SourceConfig> {
+    config.sources.get(name)
+}

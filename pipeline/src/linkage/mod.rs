@@ -1,0 +1,106 @@
+//! The linkage stage: which accepted records describe the same child. `Linker` is the seam where
+//! probabilistic linkage replaces the deterministic rules of `deterministic.rs`.
+
+pub mod deterministic;
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+
+use crate::model::CanonicalCase;
+use crate::standardise::{name_key, Folder};
+
+/// What linkage needs of one record, standardised once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkRecord {
+    pub source: String,
+    pub record_id: String,
+    pub personal_number: Option<String>,
+    pub given_key: String,
+    pub surname_key: String,
+    pub birth_date: Option<NaiveDate>,
+    pub municipality: Option<String>,
+}
+
+impl LinkRecord {
+    /// Standardises a case for linkage.
+    pub fn from_case(source: &str, case: &CanonicalCase, folder: &Folder) -> LinkRecord {
+        let key = |name: &Option<String>| {
+            name.as_deref()
+                .map(|n| name_key(folder, n))
+                .unwrap_or_default()
+        };
+        LinkRecord {
+            source: source.to_string(),
+            record_id: case.record_id.clone().unwrap_or_default(),
+            personal_number: case
+                .personal_number
+                .clone()
+                .filter(|p| p.len() >= 10 && p.chars().all(|c| c.is_ascii_digit())),
+            given_key: key(&case.given_name),
+            surname_key: key(&case.surname),
+            birth_date: case.birth_date.and_then(|b| b.as_full()),
+            municipality: case.municipality.clone(),
+        }
+    }
+}
+
+/// Groups of records that are the same child, plus how they were found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Linkage {
+    /// Each cluster lists record indexes in ascending order; clusters are sorted by their first index.
+    pub clusters: Vec<Vec<usize>>,
+    /// Name of the method, for the manifest.
+    pub method: String,
+    /// Pairs linked per linking rule (before transitive closure).
+    pub links_by_rule: BTreeMap<String, usize>,
+}
+
+/// A linkage method.
+pub trait Linker {
+    fn link(&self, records: &[LinkRecord]) -> Linkage;
+}
+
+/// Union-find over record indexes.
+#[derive(Debug, Clone)]
+pub struct DisjointSets {
+    parent: Vec<usize>,
+}
+
+impl DisjointSets {
+    pub fn new(n: usize) -> DisjointSets {
+        DisjointSets {
+            parent: (0..n).collect(),
+        }
+    }
+
+    pub fn find(&mut self, mut x: usize) -> usize {
+        while self.parent[x] != x {
+            self.parent[x] = self.parent[self.parent[x]];
+            x = self.parent[x];
+        }
+        x
+    }
+
+    /// Joins the sets of `a` and `b`; true if they were apart.
+    pub fn union(&mut self, a: usize, b: usize) -> bool {
+        let (ra, rb) = (self.find(a), self.find(b));
+        if ra == rb {
+            return false;
+        }
+        let (small, large) = if ra < rb { (ra, rb) } else { (rb, ra) };
+        self.parent[large] = small;
+        true
+    }
+
+    /// The sets, each sorted, ordered by their smallest member.
+    pub fn sets(mut self) -> Vec<Vec<usize>> {
+        let n = self.parent.len();
+        let mut by_root: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for i in 0..n {
+            let root = self.find(i);
+            by_root.entry(root).or_default().push(i);
+        }
+        by_root.into_values().collect()
+    }
+}

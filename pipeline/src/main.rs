@@ -1,0 +1,383 @@
+//! The `regbridge` command line: the only place that knows about arguments, the terminal, progress
+//! bars and exit codes.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use regbridge::check::check;
+use regbridge::config::Config;
+use regbridge::findings::{Language, Severity};
+use regbridge::intake::{take_in, Assets, FileContext};
+use regbridge::run::{run, NoProgress, Progress, RunSummary};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "regbridge",
+    version,
+    about = "Validates, links and publishes child-labour case records from Kosovo's registries"
+)]
+struct Cli {
+    /// Print nothing but errors.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    /// Print a machine-readable JSON summary on standard output.
+    #[arg(long, global = true)]
+    json: bool,
+    /// More log output on standard error (repeat for more).
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Perform one full run: read, validate, link, publish, alert.
+    Run {
+        #[arg(long, default_value = "config.toml")]
+        config: PathBuf,
+    },
+    /// Check the configuration and every file it names; print each problem with file, line and column.
+    Check {
+        #[arg(long, default_value = "config.toml")]
+        config: PathBuf,
+    },
+    /// Dry run of one export file through a source's checks; prints the findings, writes nothing.
+    Validate {
+        #[arg(long, default_value = "config.toml")]
+        config: PathBuf,
+        /// Source name from the config.
+        #[arg(long)]
+        source: String,
+        /// Language of the messages.
+        #[arg(long, default_value = "en")]
+        lang: Language,
+        file: PathBuf,
+    },
+    /// Generate realistic synthetic exports of the three institutions, with ground truth and a config.
+    Synth {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 3000)]
+        records: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// The folder holding schemas/, mappings/, rules/, reference/ and templates/.
+        #[arg(long, default_value = ".")]
+        assets: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli);
+    match dispatch(&cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("regbridge: {}", one_line(&e));
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn one_line(e: &anyhow::Error) -> String {
+    e.chain()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+fn init_logging(cli: &Cli) {
+    let default = match (cli.quiet, cli.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("REGBRIDGE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+fn dispatch(cli: &Cli) -> Result<ExitCode> {
+    match &cli.command {
+        Command::Run { config } => run_command(cli, config),
+        Command::Check { config } => check_command(cli, config),
+        Command::Validate {
+            config,
+            source,
+            lang,
+            file,
+        } => validate_command(cli, config, source, *lang, file),
+        Command::Synth {
+            out,
+            records,
+            seed,
+            assets,
+        } => synth_command(cli, out, *records, *seed, assets),
+    }
+}
+
+/// Progress bars on standard error when it is a terminal.
+struct Bars {
+    bar: ProgressBar,
+}
+
+impl Bars {
+    fn new(enabled: bool) -> Bars {
+        let bar = ProgressBar::hidden();
+        if enabled {
+            bar.set_draw_target(ProgressDrawTarget::stderr());
+        }
+        Bars { bar }
+    }
+}
+
+impl Progress for Bars {
+    fn stage(&self, name: &str, total: Option<u64>) {
+        let style = match total {
+            Some(_) => ProgressStyle::with_template("{msg:>16} [{bar:40}] {pos}/{len}"),
+            None => ProgressStyle::with_template("{msg:>16} {spinner}"),
+        };
+        if let Ok(style) = style {
+            self.bar.set_style(style.progress_chars("=> "));
+        }
+        self.bar.reset();
+        self.bar.set_length(total.unwrap_or(0));
+        self.bar.set_message(name.to_string());
+        self.bar.tick();
+    }
+
+    fn advance(&self, steps: u64) {
+        self.bar.inc(steps);
+    }
+}
+
+fn show_progress(cli: &Cli) -> bool {
+    !cli.quiet && !cli.json && std::io::stderr().is_terminal()
+}
+
+fn run_command(cli: &Cli, config_path: &Path) -> Result<ExitCode> {
+    let config = Config::load(config_path)?;
+    let summary = if show_progress(cli) {
+        let bars = Bars::new(true);
+        let summary = run(&config, &bars);
+        bars.bar.finish_and_clear();
+        summary
+    } else {
+        run(&config, &NoProgress)
+    }?;
+    if cli.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else if !cli.quiet {
+        print_summary(&summary, &config);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_summary(summary: &RunSummary, config: &Config) {
+    println!(
+        "regbridge run {} — published to {}",
+        summary.run_id,
+        summary.published_to.display()
+    );
+    println!();
+    println!(
+        "{:<16} {:>6} {:>10} {:>10} {:>12}",
+        "source", "files", "received", "accepted", "quarantined"
+    );
+    let (mut r, mut a, mut q) = (0, 0, 0);
+    for (name, c) in &summary.sources {
+        println!(
+            "{:<16} {:>6} {:>10} {:>10} {:>12}",
+            name, c.files, c.received, c.accepted, c.quarantined
+        );
+        if let Some(error) = &c.error {
+            println!("{:<16} ! {error}", "");
+        }
+        r += c.received;
+        a += c.accepted;
+        q += c.quarantined;
+    }
+    println!("{:<16} {:>6} {:>10} {:>10} {:>12}", "total", "", r, a, q);
+    println!();
+    println!("unique children: {}", summary.unique_children);
+    let errors = summary.findings.get("error").copied().unwrap_or(0);
+    let warnings = summary.findings.get("warning").copied().unwrap_or(0);
+    let per: Vec<String> = summary
+        .findings_by_institution
+        .iter()
+        .map(|(i, n)| format!("{i} {n}"))
+        .collect();
+    println!(
+        "findings: {errors} errors, {warnings} warnings ({})",
+        per.join(", ")
+    );
+    let destination = match (&config.alerts.transport, &config.alerts.outbox_dir) {
+        (regbridge::config::AlertTransport::Outbox, Some(dir)) => {
+            format!("outbox {}", dir.display())
+        }
+        _ => "SMTP".to_string(),
+    };
+    println!("emails written: {} ({destination})", summary.emails_written);
+    for e in &summary.email_errors {
+        println!("  not delivered: {e}");
+    }
+}
+
+fn check_command(cli: &Cli, config_path: &Path) -> Result<ExitCode> {
+    let report = check(config_path);
+    if cli.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        for p in &report.problems {
+            println!("{}", p.message);
+        }
+        if !cli.quiet {
+            if report.problems.is_empty() {
+                println!("ok: {} files checked, no problems", report.checked.len());
+            } else {
+                println!("{} problem(s)", report.problems.len());
+            }
+        }
+    }
+    Ok(if report.problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn validate_command(
+    cli: &Cli,
+    config_path: &Path,
+    source: &str,
+    lang: Language,
+    file: &Path,
+) -> Result<ExitCode> {
+    let config = Config::load(config_path)?;
+    let source_config = config
+        .sources
+        .get(source)
+        .with_context(|| format!("no source \"{source}\" in {}", config_path.display()))?;
+    let assets = Assets::load(&config)?;
+    let source_assets = assets
+        .source(source)
+        .with_context(|| format!("no schema or mapping loaded for \"{source}\""))?;
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let decoded = regbridge_connectors::decode::decode(&bytes, &source_config.format);
+    let file_name = file.file_name().map_or_else(
+        || file.display().to_string(),
+        |n| n.to_string_lossy().to_string(),
+    );
+    let ctx = FileContext {
+        source,
+        institution: &source_config.institution,
+        file: &file_name,
+        format: &source_config.format,
+        as_of: chrono::Utc::now().date_naive(),
+    };
+    let outcome = take_in(&ctx, &decoded, source_assets, &assets);
+    let mut findings = outcome.findings.clone();
+    findings.sort();
+    if cli.json {
+        let value = serde_json::json!({
+            "file": file_name,
+            "received": outcome.received(),
+            "accepted": outcome.accepted.len(),
+            "quarantined": outcome.quarantined.len(),
+            "findings": findings,
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    for f in &findings {
+        let message = assets
+            .rules
+            .rules
+            .iter()
+            .find(|r| r.id == f.rule)
+            .map(|r| r.render(lang, f.field.as_deref(), f.detail.as_deref()))
+            .unwrap_or_default();
+        let id = f
+            .record_id
+            .as_deref()
+            .map(|i| format!(" ({i})"))
+            .unwrap_or_default();
+        let severity = match f.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        println!(
+            "{}, {}{id}: {severity} {}: {message}",
+            f.file, f.location, f.rule
+        );
+    }
+    if !cli.quiet {
+        println!(
+            "{}: {} records received, {} would be accepted, {} quarantined; {} findings (nothing written)",
+            file_name,
+            outcome.received(),
+            outcome.accepted.len(),
+            outcome.quarantined.len(),
+            findings.len()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn synth_command(
+    cli: &Cli,
+    out: &Path,
+    records: usize,
+    seed: u64,
+    assets: &Path,
+) -> Result<ExitCode> {
+    use regbridge::reference::Reference;
+    use regbridge::synth::{generate, write, SynthOptions, SynthWriteOptions};
+    let reference = Reference::load(&assets.join("reference"), "kas_districts")
+        .with_context(|| format!("loading reference data from {}", assets.display()))?;
+    let dataset = generate(&SynthOptions { records, seed }, &reference);
+    let summary = write(
+        &dataset,
+        &SynthWriteOptions {
+            out_dir: out.to_path_buf(),
+            assets_dir: assets.to_path_buf(),
+        },
+    )?;
+    if cli.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "records_per_source": summary.records_per_source,
+                "children": summary.children,
+                "defects": summary.defects,
+                "files": summary.files,
+            }))?
+        );
+    } else if !cli.quiet {
+        let total: usize = summary.records_per_source.values().sum();
+        println!(
+            "wrote {total} records of {} children ({} with deliberate defects) to {}",
+            summary.children,
+            summary.defects,
+            out.display()
+        );
+        for (source, n) in &summary.records_per_source {
+            println!("  {source:<14} {n}");
+        }
+        println!(
+            "run it with: regbridge run --config {}",
+            out.join("config.toml").display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,555 @@
+//! One national run: read every source, take each file in, link, reconcile, publish atomically and send
+//! the digests. The only module of the library that calls connectors and reads the clock.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use regbridge_connectors::decode::decode;
+use regbridge_connectors::sink::csv::{write_csv, CsvWriteOptions};
+use regbridge_connectors::sink::json::{write_json_lines, write_json_pretty};
+use regbridge_connectors::sink::mail::{MailTransport, OutgoingMail, SmtpSettings};
+use regbridge_connectors::sink::publish::PublishDir;
+use regbridge_connectors::sink::xlsx::write_xlsx;
+use regbridge_connectors::source::{list_files, read_file};
+use serde_json::{json, Value};
+
+use crate::alerts::{build_digests, AlertError, DigestContext, Templates};
+use crate::config::{read_secret, AlertTransport, Config, ConfigError};
+use crate::findings::{Finding, Severity};
+use crate::identity::PseudonymKey;
+use crate::intake::{
+    display_name, take_in, Accepted, AssetError, Assets, FileContext, Quarantined,
+};
+use crate::linkage::deterministic::DeterministicLinker;
+use crate::linkage::{LinkRecord, Linker};
+use crate::publish::{IdentifiedChild, Publication};
+use crate::reconcile::{reconcile, Member};
+use crate::rules::Hit;
+
+/// Why a run could not complete (bad data never ends up here: it becomes findings).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Assets(#[from] AssetError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Alerts(#[from] AlertError),
+    #[error("pseudonym key: {0}")]
+    Key(String),
+    #[error("publication failed: {0}")]
+    Publish(String),
+    #[error("record count check failed for source {name}: received {received} ≠ accepted {accepted} + quarantined {quarantined}; nothing was published")]
+    Lost {
+        name: String,
+        received: usize,
+        accepted: usize,
+        quarantined: usize,
+    },
+}
+
+/// Receives progress of a run; the binary draws bars with it, tests ignore it.
+pub trait Progress {
+    /// A new stage begins, with the number of steps if known.
+    fn stage(&self, name: &str, total: Option<u64>);
+    /// One more step of the current stage.
+    fn advance(&self, steps: u64);
+}
+
+/// Progress that goes nowhere.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn stage(&self, _: &str, _: Option<u64>) {}
+    fn advance(&self, _: u64) {}
+}
+
+/// Counts of one source.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SourceCounts {
+    pub files: usize,
+    pub received: usize,
+    pub accepted: usize,
+    pub quarantined: usize,
+    /// A source whose folder could not be read is reported here and the others carry on.
+    pub error: Option<String>,
+}
+
+/// What a run did, for the terminal, `--json` and tests.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunSummary {
+    pub run_id: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub sources: BTreeMap<String, SourceCounts>,
+    pub unique_children: usize,
+    pub findings: BTreeMap<String, usize>,
+    pub findings_by_institution: BTreeMap<String, usize>,
+    pub emails_written: usize,
+    pub email_errors: Vec<String>,
+    pub published_to: PathBuf,
+}
+
+/// Input file record for the manifest.
+#[derive(Debug, Clone, serde::Serialize)]
+struct InputFile {
+    source: String,
+    file: String,
+    sha256: String,
+    bytes: usize,
+    records: usize,
+    encoding: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct Intake {
+    accepted: Vec<Accepted>,
+    quarantined: Vec<Quarantined>,
+    findings: Vec<Finding>,
+    inputs: Vec<InputFile>,
+    counts: BTreeMap<String, SourceCounts>,
+}
+
+/// Performs one full run.
+pub fn run(config: &Config, progress: &dyn Progress) -> Result<RunSummary, RunError> {
+    let started: DateTime<Utc> = Utc::now();
+    let as_of = started.date_naive();
+    let assets = Assets::load(config)?;
+    let templates = Templates::load(&config.paths.templates)?;
+    let key = pseudonym_key(config)?;
+
+    let mut intake = read_sources(config, &assets, as_of, progress);
+    unique_findings(&assets, &mut intake);
+
+    progress.stage("link", None);
+    let records: Vec<LinkRecord> = intake
+        .accepted
+        .iter()
+        .map(|a| LinkRecord::from_case(&a.provenance.source, &a.case, &assets.reference.folder))
+        .collect();
+    let linkage = DeterministicLinker.link(&records);
+
+    progress.stage("reconcile", Some(linkage.clusters.len() as u64));
+    let compared: Vec<_> = assets.rules.agreement_fields();
+    let compared_fields: Vec<_> = compared.iter().map(|(_, f)| *f).collect();
+    let mut children = Vec::with_capacity(linkage.clusters.len());
+    let mut child_of = vec![0usize; intake.accepted.len()];
+    for cluster in &linkage.clusters {
+        let members: Vec<Member<'_>> = cluster
+            .iter()
+            .map(|&i| {
+                let a = &intake.accepted[i];
+                Member {
+                    institution: &a.institution,
+                    source: &a.provenance.source,
+                    record_id: a.case.record_id.as_deref().unwrap_or(""),
+                    case: &a.case,
+                }
+            })
+            .collect();
+        let anchor = members
+            .iter()
+            .map(|m| format!("{}/{}", m.source, m.record_id))
+            .min()
+            .unwrap_or_default();
+        let child_id = key.child_id(&anchor);
+        let (child, conflicts) = reconcile(&members, &assets.survivorship, &compared_fields);
+        for conflict in conflicts {
+            let record = &intake.accepted[cluster[conflict.member]];
+            if let Some((rule, _)) = compared.iter().find(|(_, f)| *f == conflict.field) {
+                let mut finding =
+                    record_finding(&assets, record, *rule, Some(conflict.field.as_str()));
+                finding.child_id = Some(child_id.clone());
+                intake.findings.push(finding);
+            }
+        }
+        for &i in cluster {
+            child_of[i] = children.len();
+        }
+        children.push(IdentifiedChild { child_id, child });
+        progress.advance(1);
+    }
+
+    intake.findings.sort();
+    for (source, counts) in &intake.counts {
+        if counts.received != counts.accepted + counts.quarantined {
+            return Err(RunError::Lost {
+                name: source.clone(),
+                received: counts.received,
+                accepted: counts.accepted,
+                quarantined: counts.quarantined,
+            });
+        }
+    }
+
+    progress.stage("publish", None);
+    let publication = Publication {
+        accepted: &intake.accepted,
+        child_of: &child_of,
+        children: &children,
+        quarantined: &intake.quarantined,
+        findings: &intake.findings,
+        reference: &assets.reference,
+        rules: &assets.rules,
+    };
+    let run_id = format!("{}", started.format("%Y%m%dT%H%M%S%.3fZ"));
+    let finished = Utc::now();
+    let manifest = manifest(
+        &run_id,
+        started,
+        finished,
+        &intake,
+        &linkage.method,
+        &linkage.links_by_rule,
+        children.len(),
+    );
+    let published_to = publish(config, &run_id, &publication, &manifest)?;
+
+    progress.stage("alerts", None);
+    let date = started.format("%d.%m.%Y").to_string();
+    let digests = build_digests(
+        &intake.findings,
+        &assets.rules,
+        &config.institutions,
+        &templates,
+        &DigestContext {
+            run_id: &run_id,
+            date: &date,
+            max_records_per_rule: config.alerts.max_records_per_rule,
+        },
+    )?;
+    let transport = transport(config)?;
+    let mut emails_written = 0;
+    let mut email_errors = Vec::new();
+    for digest in digests.iter().filter(|d| !d.recipients.is_empty()) {
+        let mail = OutgoingMail {
+            from: config.alerts.from.clone(),
+            to: digest.recipients.clone(),
+            subject: digest.subject.clone(),
+            text: digest.text.clone(),
+            html: Some(digest.html.clone()),
+            message_id: Some(format!("<{run_id}.{}@regbridge>", digest.institution)),
+            headers: vec![
+                ("Auto-Submitted".to_string(), "auto-generated".to_string()),
+                (
+                    "List-Id".to_string(),
+                    format!(
+                        "regbridge digests for {} <{}.regbridge>",
+                        digest.institution, digest.institution
+                    ),
+                ),
+            ],
+        };
+        match transport.send(&mail) {
+            Ok(()) => emails_written += 1,
+            Err(e) => {
+                tracing::warn!(institution = %digest.institution, error = %e, "digest not delivered");
+                email_errors.push(format!("{}: {e}", digest.institution));
+            }
+        }
+    }
+
+    let mut findings = BTreeMap::new();
+    let mut findings_by_institution = BTreeMap::new();
+    for f in &intake.findings {
+        *findings.entry(f.severity.as_str().to_string()).or_insert(0) += 1;
+        *findings_by_institution
+            .entry(f.institution.clone())
+            .or_insert(0) += 1;
+    }
+    Ok(RunSummary {
+        run_id,
+        started_at: started.to_rfc3339(),
+        finished_at: Utc::now().to_rfc3339(),
+        sources: intake.counts,
+        unique_children: children.len(),
+        findings,
+        findings_by_institution,
+        emails_written,
+        email_errors,
+        published_to,
+    })
+}
+
+fn read_sources(
+    config: &Config,
+    assets: &Assets,
+    as_of: chrono::NaiveDate,
+    progress: &dyn Progress,
+) -> Intake {
+    let mut intake = Intake::default();
+    for (name, source) in &config.sources {
+        let counts = intake.counts.entry(name.clone()).or_default();
+        let Some(source_assets) = assets.source(name) else {
+            continue;
+        };
+        let files = match list_files(&source.path, &source.glob) {
+            Ok(files) => files,
+            Err(e) => {
+                tracing::warn!(source = %name, error = %e, "source skipped");
+                counts.error = Some(e.to_string());
+                continue;
+            }
+        };
+        progress.stage(&format!("read {name}"), Some(files.len() as u64));
+        for path in files {
+            let file_name = display_name(&source.path, &path);
+            let file = match read_file(&source.path, &path) {
+                Ok(file) => file,
+                Err(e) => {
+                    tracing::warn!(source = %name, file = %file_name, error = %e, "file skipped");
+                    counts.error = Some(e.to_string());
+                    continue;
+                }
+            };
+            let decoded = decode(&file.bytes, &source.format);
+            let ctx = FileContext {
+                source: name,
+                institution: &source.institution,
+                file: &file_name,
+                format: &source.format,
+                as_of,
+            };
+            let outcome = take_in(&ctx, &decoded, source_assets, assets);
+            counts.files += 1;
+            counts.received += outcome.received();
+            counts.accepted += outcome.accepted.len();
+            counts.quarantined += outcome.quarantined.len();
+            intake.inputs.push(InputFile {
+                source: name.clone(),
+                file: file_name,
+                sha256: file.sha256.clone(),
+                bytes: file.bytes.len(),
+                records: outcome.received(),
+                encoding: decoded.encoding.map(str::to_string),
+            });
+            intake.accepted.extend(outcome.accepted);
+            intake.quarantined.extend(outcome.quarantined);
+            intake.findings.extend(outcome.findings);
+            progress.advance(1);
+        }
+    }
+    intake
+}
+
+/// Findings for a value that must be unique within a source (the same record id twice).
+fn unique_findings(assets: &Assets, intake: &mut Intake) {
+    for (rule, field) in assets.rules.unique_fields() {
+        let mut seen: BTreeMap<(String, String), usize> = BTreeMap::new();
+        let mut extra = Vec::new();
+        for (i, a) in intake.accepted.iter().enumerate() {
+            let Some(value) = crate::rules::text_of(&a.case, field) else {
+                continue;
+            };
+            let key = (a.provenance.source.clone(), value.to_string());
+            if let std::collections::btree_map::Entry::Vacant(slot) = seen.entry(key) {
+                slot.insert(i);
+            } else {
+                extra.push(i);
+            }
+        }
+        for i in extra {
+            let finding = record_finding(assets, &intake.accepted[i], rule, Some(field.as_str()));
+            if let Some(r) = assets.rules.rules.get(rule) {
+                intake.accepted[i].warnings.push(r.id.clone());
+            }
+            intake.findings.push(finding);
+        }
+    }
+}
+
+fn record_finding(assets: &Assets, record: &Accepted, rule: usize, field: Option<&str>) -> Finding {
+    let ctx_source = record.provenance.source.as_str();
+    let format = regbridge_connectors::decode::Format::JsonLines;
+    let ctx = FileContext {
+        source: ctx_source,
+        institution: &record.institution,
+        file: &record.provenance.file,
+        format: &format,
+        as_of: chrono::NaiveDate::default(),
+    };
+    crate::intake::finding(
+        &ctx,
+        &assets.rules,
+        &record.provenance,
+        record.case.record_id.as_deref(),
+        &Hit {
+            rule,
+            field: field.map(str::to_string),
+            detail: None,
+        },
+    )
+}
+
+fn pseudonym_key(config: &Config) -> Result<PseudonymKey, RunError> {
+    let settings = &config.pseudonym;
+    let existing = read_secret(settings.key_env.as_deref(), settings.key_file.as_deref())?;
+    let text = match existing {
+        Some(text) => text,
+        None => match (&settings.key_file, settings.create_if_missing) {
+            (Some(path), true) => create_key_file(path)?,
+            _ => {
+                return Err(RunError::Key(format!(
+                    "no key: set the environment variable {} or create the key file {}",
+                    settings.key_env.as_deref().unwrap_or("(none configured)"),
+                    settings
+                        .key_file
+                        .as_deref()
+                        .map_or_else(|| "(none configured)".into(), |p| p.display().to_string())
+                )))
+            }
+        },
+    };
+    PseudonymKey::from_text(&text)
+        .ok_or_else(|| RunError::Key("the key is shorter than 16 characters".to_string()))
+}
+
+/// Creates a new random key file readable by its owner only.
+fn create_key_file(path: &Path) -> Result<String, RunError> {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let text = hex::encode(bytes);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| RunError::Key(format!("cannot create {}: {e}", parent.display())))?;
+    }
+    write_private(path, &text)
+        .map_err(|e| RunError::Key(format!("cannot write {}: {e}", path.display())))?;
+    tracing::info!(path = %path.display(), "created a new pseudonym key file");
+    Ok(text)
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    std::fs::write(path, text)
+}
+
+fn transport(config: &Config) -> Result<MailTransport, RunError> {
+    let alerts = &config.alerts;
+    match (alerts.transport, &alerts.outbox_dir, &alerts.smtp) {
+        (AlertTransport::Smtp, _, Some(smtp)) => {
+            let password =
+                read_secret(smtp.password_env.as_deref(), smtp.password_file.as_deref())?;
+            Ok(MailTransport::Smtp(SmtpSettings {
+                host: smtp.host.clone(),
+                port: smtp.port,
+                security: smtp.security,
+                username: smtp.username.clone(),
+                password,
+                ca_file: smtp.ca_file.clone(),
+                timeout_secs: smtp.timeout_secs,
+            }))
+        }
+        (_, Some(dir), _) => Ok(MailTransport::Outbox { dir: dir.clone() }),
+        _ => Err(RunError::Config(ConfigError::Invalid {
+            path: config.path.clone(),
+            message: "[alerts] has neither an outbox_dir nor [alerts.smtp]".to_string(),
+        })),
+    }
+}
+
+fn manifest(
+    run_id: &str,
+    started: DateTime<Utc>,
+    finished: DateTime<Utc>,
+    intake: &Intake,
+    method: &str,
+    links_by_rule: &BTreeMap<String, usize>,
+    unique_children: usize,
+) -> Value {
+    let mut by_severity: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut by_rule: BTreeMap<&str, usize> = BTreeMap::new();
+    for f in &intake.findings {
+        *by_severity.entry(f.severity.as_str()).or_insert(0) += 1;
+        *by_rule.entry(f.rule.as_str()).or_insert(0) += 1;
+    }
+    let sources: serde_json::Map<String, Value> = intake
+        .counts
+        .iter()
+        .map(|(name, c)| {
+            (
+                name.clone(),
+                json!({
+                    "files": c.files,
+                    "received": c.received,
+                    "accepted": c.accepted,
+                    "quarantined": c.quarantined,
+                    "error": c.error,
+                }),
+            )
+        })
+        .collect();
+    json!({
+        "run_id": run_id,
+        "started_at": started.to_rfc3339(),
+        "finished_at": finished.to_rfc3339(),
+        "regbridge_version": env!("CARGO_PKG_VERSION"),
+        "inputs": intake.inputs,
+        "sources": sources,
+        "received": intake.counts.values().map(|c| c.received).sum::<usize>(),
+        "accepted": intake.counts.values().map(|c| c.accepted).sum::<usize>(),
+        "quarantined": intake.counts.values().map(|c| c.quarantined).sum::<usize>(),
+        "unique_children": unique_children,
+        "linkage": { "method": method, "links_by_rule": links_by_rule },
+        "findings": { "by_severity": by_severity, "by_rule": by_rule },
+        "outputs": ["cases.csv", "children.csv", "children.jsonl", "quarantine.csv", "findings.csv", "national.xlsx"],
+    })
+}
+
+fn publish(
+    config: &Config,
+    run_id: &str,
+    publication: &Publication<'_>,
+    manifest: &Value,
+) -> Result<PathBuf, RunError> {
+    let fail = |e: &dyn std::fmt::Display| RunError::Publish(e.to_string());
+    let target = &config.run.output_dir;
+    if let Some(parent) = target.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| fail(&format!("cannot create {}: {e}", parent.display())))?;
+    }
+    let release = PublishDir::begin(target, run_id).map_err(|e| fail(&e))?;
+    let dir = release.staging().to_path_buf();
+    let csv = CsvWriteOptions::default();
+    let cases = publication.cases();
+    let children = publication.children_table();
+    let quarantine = publication.quarantine();
+    let findings = publication.findings_table();
+    let summary = publication.summary();
+    write_csv(&dir.join("cases.csv"), &cases, &csv).map_err(|e| fail(&e))?;
+    write_csv(&dir.join("children.csv"), &children, &csv).map_err(|e| fail(&e))?;
+    write_json_lines(&dir.join("children.jsonl"), &children).map_err(|e| fail(&e))?;
+    write_csv(&dir.join("quarantine.csv"), &quarantine, &csv).map_err(|e| fail(&e))?;
+    write_csv(&dir.join("findings.csv"), &findings, &csv).map_err(|e| fail(&e))?;
+    write_xlsx(
+        &dir.join("national.xlsx"),
+        &[summary, children, cases, quarantine],
+    )
+    .map_err(|e| fail(&e))?;
+    write_json_pretty(&dir.join("manifest.json"), manifest).map_err(|e| fail(&e))?;
+    release
+        .commit(config.run.keep_releases)
+        .map_err(|e| fail(&e))?;
+    Ok(target.clone())
+}
+
+/// Severity of the worst finding, for exit codes and summaries.
+pub fn worst(findings: &[Finding]) -> Option<Severity> {
+    findings.iter().map(|f| f.severity).min()
+}
