@@ -2,7 +2,7 @@
 //! schema and rules, ending with every record either accepted (maybe with warnings) or quarantined.
 //! Pure: it gets the decoded records and returns outcomes and findings.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
@@ -136,32 +136,31 @@ pub fn take_in(
 
     // Decode problems: a problem at a record's location belongs to that record; one elsewhere
     // (other than the header) stands for a record that could not be read at all.
-    let record_locations: BTreeSet<String> = decoded
-        .records
-        .iter()
-        .map(|r| r.location.to_string())
-        .collect();
-    let mut record_problems: Vec<(String, Hit)> = Vec::new();
+    let record_locations: BTreeSet<&Location> =
+        decoded.records.iter().map(|r| &r.location).collect();
+    let mut record_problems: BTreeMap<&Location, Vec<Hit>> = BTreeMap::new();
     for problem in &decoded.problems {
-        let location = problem.location.to_string();
         let hit = Hit {
             rule: readable,
             field: problem.column.clone(),
             detail: Some(problem.message.clone()),
         };
         let provenance = provenance(ctx, &problem.location);
-        if record_locations.contains(&location) {
-            record_problems.push((location, hit));
+        if record_locations.contains(&problem.location) {
+            record_problems
+                .entry(&problem.location)
+                .or_default()
+                .push(hit);
         } else if Some(&problem.location) == header.as_ref()
             || (matches!(problem.location, Location::File) && !decoded.records.is_empty())
         {
             outcome
                 .findings
-                .push(finding(ctx, rules, &provenance, None, &hit));
+                .push(rules.finding(&hit, ctx.institution, &provenance, None));
         } else {
             outcome
                 .findings
-                .push(finding(ctx, rules, &provenance, None, &hit));
+                .push(rules.finding(&hit, ctx.institution, &provenance, None));
             outcome.quarantined.push(Quarantined {
                 provenance,
                 record_id: None,
@@ -174,12 +173,7 @@ pub fn take_in(
 
     for record in &decoded.records {
         let provenance = provenance(ctx, &record.location);
-        let location = record.location.to_string();
-        let mut hits: Vec<Hit> = record_problems
-            .iter()
-            .filter(|(l, _)| *l == location)
-            .map(|(_, h)| h.clone())
-            .collect();
+        let mut hits: Vec<Hit> = record_problems.remove(&record.location).unwrap_or_default();
         let as_value = Value::Object(record.fields.clone());
         let schema_rule = rules.system(|c| matches!(c, Check::SourceSchema));
         hits.extend(
@@ -213,9 +207,12 @@ pub fn take_in(
         hits.dedup();
         let record_id = mapped.case.record_id.clone();
         for hit in &hits {
-            outcome
-                .findings
-                .push(finding(ctx, rules, &provenance, record_id.as_deref(), hit));
+            outcome.findings.push(rules.finding(
+                hit,
+                ctx.institution,
+                &provenance,
+                record_id.as_deref(),
+            ));
         }
         let (errors, warnings): (Vec<Hit>, Vec<Hit>) = hits.into_iter().partition(|h| {
             rules
@@ -277,7 +274,7 @@ fn drift_findings(
         };
         outcome
             .findings
-            .push(finding(ctx, rules, &file_provenance, None, &hit));
+            .push(rules.finding(&hit, ctx.institution, &file_provenance, None));
     }
     let missing_rule = rules.system(|c| matches!(c, Check::ExpectedColumns));
     for column in drift.missing {
@@ -288,7 +285,7 @@ fn drift_findings(
         };
         outcome
             .findings
-            .push(finding(ctx, rules, &file_provenance, None, &hit));
+            .push(rules.finding(&hit, ctx.institution, &file_provenance, None));
     }
 }
 
@@ -316,33 +313,6 @@ fn provenance(ctx: &FileContext<'_>, location: &Location) -> Provenance {
         file: ctx.file.to_string(),
         ordinal,
         location: location.to_string(),
-    }
-}
-
-/// A finding for a hit on a record (or a file, when `record_id` is `None` and the location is "file").
-pub fn finding(
-    ctx: &FileContext<'_>,
-    rules: &RuleBook,
-    provenance: &Provenance,
-    record_id: Option<&str>,
-    hit: &Hit,
-) -> Finding {
-    let rule = rules.rules.get(hit.rule);
-    Finding {
-        institution: rule
-            .map_or(ctx.institution, |r| r.institution(ctx.institution))
-            .to_string(),
-        source: provenance.source.clone(),
-        file: provenance.file.clone(),
-        ordinal: provenance.ordinal,
-        location: provenance.location.clone(),
-        record_id: record_id.map(str::to_string),
-        rule: rule.map_or_else(String::new, |r| r.id.clone()),
-        severity: rule.map_or(Severity::Error, |r| r.severity),
-        dimension: rule.map_or(crate::findings::Dimension::Validity, |r| r.dimension),
-        field: hit.field.clone(),
-        detail: hit.detail.clone(),
-        child_id: None,
     }
 }
 

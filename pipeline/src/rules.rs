@@ -10,9 +10,9 @@ use regex::Regex;
 use serde::Deserialize;
 
 use crate::config::{parse_toml, ConfigError};
-use crate::findings::{Dimension, Language, Severity};
+use crate::findings::{Dimension, Finding, Language, Severity};
 use crate::mapping::{Field, IssueKind, MappingIssue};
-use crate::model::CanonicalCase;
+use crate::model::{CanonicalCase, Provenance};
 
 /// What a rule checks.
 #[derive(Debug, Clone)]
@@ -286,6 +286,33 @@ impl RuleBook {
                 _ => None,
             })
             .collect()
+    }
+
+    /// The finding for a hit on a record of `source_institution` (or on a file, without a record id).
+    pub fn finding(
+        &self,
+        hit: &Hit,
+        source_institution: &str,
+        provenance: &Provenance,
+        record_id: Option<&str>,
+    ) -> Finding {
+        let rule = self.rules.get(hit.rule);
+        Finding {
+            institution: rule
+                .map_or(source_institution, |r| r.institution(source_institution))
+                .to_string(),
+            source: provenance.source.clone(),
+            file: provenance.file.clone(),
+            ordinal: provenance.ordinal,
+            location: provenance.location.clone(),
+            record_id: record_id.map(str::to_string),
+            rule: rule.map_or_else(String::new, |r| r.id.clone()),
+            severity: rule.map_or(Severity::Error, |r| r.severity),
+            dimension: rule.map_or(Dimension::Validity, |r| r.dimension),
+            field: hit.field.clone(),
+            detail: hit.detail.clone(),
+            child_id: None,
+        }
     }
 
     /// Every record-level rule that fires on a mapped case.

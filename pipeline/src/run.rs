@@ -361,25 +361,16 @@ fn unique_findings(assets: &Assets, intake: &mut Intake) {
 }
 
 fn record_finding(assets: &Assets, record: &Accepted, rule: usize, field: Option<&str>) -> Finding {
-    let ctx_source = record.provenance.source.as_str();
-    let format = regbridge_connectors::decode::Format::JsonLines;
-    let ctx = FileContext {
-        source: ctx_source,
-        institution: &record.institution,
-        file: &record.provenance.file,
-        format: &format,
-        as_of: chrono::NaiveDate::default(),
+    let hit = Hit {
+        rule,
+        field: field.map(str::to_string),
+        detail: None,
     };
-    crate::intake::finding(
-        &ctx,
-        &assets.rules,
+    assets.rules.finding(
+        &hit,
+        &record.institution,
         &record.provenance,
         record.case.record_id.as_deref(),
-        &Hit {
-            rule,
-            field: field.map(str::to_string),
-            detail: None,
-        },
     )
 }
 

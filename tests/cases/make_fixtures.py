@@ -44,6 +44,7 @@ def police_cases():
     write("csv_utf8_bom", "police.csv", b"\xef\xbb\xbf" + text.encode("utf-8"))
     write("csv_utf8_comma", "police.csv", csv_text(POLICE_HEADER, POLICE_ROWS, delimiter=",", newline="\n").encode("utf-8"))
     write("csv_utf16le", "police.csv", b"\xff\xfe" + text.encode("utf-16-le"))
+    write("csv_utf16be", "police.csv", b"\xfe\xff" + text.encode("utf-16-be"))
     write("csv_windows1250", "police.csv", text.encode("cp1250"))
     # Windows-1252 has no Đ or Serbian č/ć: that office writes Albanian forms only.
     rows_1252 = [list(r) for r in POLICE_ROWS]

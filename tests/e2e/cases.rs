@@ -120,6 +120,7 @@ cases!(
     csv_utf8_bom,
     csv_utf8_comma,
     csv_utf16le,
+    csv_utf16be,
     csv_windows1250,
     csv_windows1252,
     csv_malformed,
