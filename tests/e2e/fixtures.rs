@@ -18,25 +18,7 @@ fn t(s: &str) -> Cell {
 /// the trailing dot, an age-only record with an Excel serial number as referral date, an adult, and
 /// the ambiguous "Mitrovica".
 pub fn csw_workbook() -> Table {
-    let mut table = Table::new(
-        "Rastet",
-        &[
-            "ID e rastit",
-            "QPS",
-            "Mbiemri",
-            "Emri",
-            "Emri i prindit",
-            "Gjinia",
-            "Datëlindja",
-            "Mosha",
-            "Nr. personal",
-            "Komuna",
-            "Komuniteti",
-            "Data e referimit",
-            "Aktiviteti",
-            "Statusi",
-        ],
-    );
+    let mut table = Table::new("Rastet", &regbridge::synth::CSW_COLUMNS);
     table.rows = vec![
         vec![
             t("QPS-PRI-T01"),
