@@ -98,6 +98,7 @@ fn csv_files_in_several_encodings() {
     assert_eq!(broken.records[1].location, Location::Row(4));
     assert_eq!(broken.problems.len(), 1);
     assert_eq!(broken.problems[0].location, Location::Row(3));
+    assert!(broken.problems[0].lost);
     assert_eq!(
         broken.problems[0].message,
         "row 3 has 2 fields, the header has 3"
@@ -228,6 +229,7 @@ fn spreadsheet_with_dates_gaps_and_error_cells() {
     assert_eq!(decoded.problems.len(), 1);
     assert_eq!(decoded.problems[0].location, Location::Row(4));
     assert_eq!(decoded.problems[0].column.as_deref(), Some("Llogaritje"));
+    assert!(!decoded.problems[0].lost, "the record is kept");
     assert!(decoded.problems[0].message.contains("#DIV/0!"));
 
     fs::write(tmp.path().join("fake.xlsx"), "Emri,Mosha\nArta,12\n").unwrap();
@@ -238,6 +240,7 @@ fn spreadsheet_with_dates_gaps_and_error_cells() {
     assert!(fake.records.is_empty());
     assert_eq!(fake.problems.len(), 1);
     assert_eq!(fake.problems[0].location, Location::File);
+    assert!(fake.problems[0].lost);
 }
 
 #[test]
@@ -302,6 +305,7 @@ fn json_documents_and_lines() {
         decoded.problems[0].location,
         Location::Pointer("/data/inspections/1".into())
     );
+    assert!(decoded.problems[0].lost);
 
     let truncated = decode(
         &read(dir, "truncated.json"),
@@ -310,6 +314,7 @@ fn json_documents_and_lines() {
     assert!(truncated.records.is_empty());
     assert_eq!(truncated.problems.len(), 1);
     assert_eq!(truncated.problems[0].location, Location::File);
+    assert!(truncated.problems[0].lost);
     assert!(truncated.problems[0]
         .message
         .starts_with("not valid JSON at line 2 column"));
@@ -319,6 +324,7 @@ fn json_documents_and_lines() {
     assert_eq!(lines.records[1].location, Location::Line(4));
     assert_eq!(lines.problems.len(), 1);
     assert_eq!(lines.problems[0].location, Location::Line(2));
+    assert!(lines.problems[0].lost);
 }
 
 /// A sheet of 1,000,000 rows in constant-memory mode. Slow in debug builds: run with

@@ -165,8 +165,8 @@ fn digest(
         institution => institution.name.clone(),
         run_id => ctx.run_id,
         date => ctx.date,
-        errors => findings.iter().filter(|f| f.severity == Severity::Error).count(),
-        warnings => findings.iter().filter(|f| f.severity == Severity::Warning).count(),
+        errors => records_with(findings, Severity::Error),
+        warnings => records_with(findings, Severity::Warning),
     };
     let subject = templates.fill(&word("subject"), base.clone())?;
     let intro = templates.fill(&word("intro"), base)?;
@@ -187,15 +187,23 @@ fn digest(
             let Some(rule) = rules.rules.iter().find(|r| r.id == rule_id) else {
                 continue;
             };
+            // One shared detail goes into the message; differing details go beside each record.
             let first_detail = members.first().and_then(|f| f.detail.as_deref());
+            let shared = members.iter().all(|f| f.detail.as_deref() == first_detail);
             let shown: Vec<String> = members
                 .iter()
                 .take(ctx.max_records_per_rule)
-                .map(|f| reference(f, &word("record")))
+                .map(|f| {
+                    let place = reference(f, &words);
+                    match (&f.detail, shared) {
+                        (Some(detail), false) => format!("{place}: {detail}"),
+                        _ => place,
+                    }
+                })
                 .collect();
             let more = members.len().saturating_sub(shown.len());
             rendered.push(Group {
-                message: rule.render(language, field, first_detail),
+                message: rule.render(language, field, if shared { first_detail } else { None }),
                 fix: rule.fix.as_ref().map(|t| t.get(language).to_string()),
                 count: members.len(),
                 records: shown,
@@ -235,11 +243,37 @@ fn digest(
     })
 }
 
-/// A record reference without personal data: "PK-2025-000123 (identifikimet.csv, row 17)".
-fn reference(f: &Finding, record_word: &str) -> String {
-    let place = format!("{}, {}", f.file, f.location);
-    match (&f.record_id, &f.child_id) {
-        (Some(id), _) => format!("{id} ({place})"),
-        (None, _) => format!("{record_word}: {place}"),
+/// Distinct records (or files) with a finding of this severity.
+fn records_with(findings: &[&Finding], severity: Severity) -> usize {
+    let places: std::collections::BTreeSet<(&str, &str, &str)> = findings
+        .iter()
+        .filter(|f| f.severity == severity)
+        .map(|f| (f.source.as_str(), f.file.as_str(), f.location.as_str()))
+        .collect();
+    places.len()
+}
+
+/// A record reference without personal data, in the reader's words:
+/// "PK-2025-000123 (identifikimet.csv, rreshti 17)".
+fn reference(f: &Finding, words: &BTreeMap<String, String>) -> String {
+    let word = |key: &str, default: &str| {
+        words
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| default.to_string())
+    };
+    let location = if let Some(n) = f.location.strip_prefix("row ") {
+        format!("{} {n}", word("row", "row"))
+    } else if let Some(n) = f.location.strip_prefix("line ") {
+        format!("{} {n}", word("line", "line"))
+    } else if f.location == "file" {
+        word("whole_file", "whole file")
+    } else {
+        f.location.clone()
+    };
+    let place = format!("{}, {location}", f.file);
+    match &f.record_id {
+        Some(id) => format!("{id} ({place})"),
+        None => place,
     }
 }

@@ -295,12 +295,29 @@ impl Config {
         }
     }
 
+    /// The configured time zone (Kosovo's civil time by default).
+    pub fn timezone(&self) -> chrono_tz::Tz {
+        self.run
+            .timezone
+            .parse()
+            .unwrap_or(chrono_tz::Europe::Belgrade)
+    }
+
     fn check_references(&self) -> Result<(), ConfigError> {
         let invalid = |message: String| ConfigError::Invalid {
             path: self.path.clone(),
             message,
         };
+        if self.run.timezone.parse::<chrono_tz::Tz>().is_err() {
+            return Err(invalid(format!(
+                "[run] timezone \"{}\" is not an IANA time zone name such as \"Europe/Belgrade\"",
+                self.run.timezone
+            )));
+        }
         for (name, source) in &self.sources {
+            if let Err(problem) = source.format.validate() {
+                return Err(invalid(format!("[sources.{name}.format] {problem}")));
+            }
             if !self.institutions.contains_key(&source.institution) {
                 return Err(invalid(format!(
                     "[sources.{name}] names institution \"{}\", which is not under [institutions]",

@@ -99,16 +99,12 @@ pub struct Quarantined {
 /// What intake made of one file.
 #[derive(Debug, Default)]
 pub struct FileOutcome {
+    /// Records the file holds, counted from the decoder (records read + records it could not read),
+    /// independently of what intake made of them; the run checks it equals accepted + quarantined.
+    pub received: usize,
     pub accepted: Vec<Accepted>,
     pub quarantined: Vec<Quarantined>,
     pub findings: Vec<Finding>,
-}
-
-impl FileOutcome {
-    /// Records received from the file: accepted + quarantined, by construction.
-    pub fn received(&self) -> usize {
-        self.accepted.len() + self.quarantined.len()
-    }
 }
 
 /// Identifies the file being taken in.
@@ -129,35 +125,35 @@ pub fn take_in(
     source: &SourceAssets,
     assets: &Assets,
 ) -> FileOutcome {
-    let mut outcome = FileOutcome::default();
+    let mut outcome = FileOutcome {
+        received: decoded.records.len() + decoded.problems.iter().filter(|p| p.lost).count(),
+        ..FileOutcome::default()
+    };
     let rules = &assets.rules;
     let readable = rules.system(|c| matches!(c, Check::Readable));
-    let header = header_location(ctx.format);
+    let sound_file = rules.system(|c| matches!(c, Check::SoundFile));
 
-    // Decode problems: a problem at a record's location belongs to that record; one elsewhere
-    // (other than the header) stands for a record that could not be read at all.
+    // Decode problems: a lost one stands for a record that could not be read (quarantined by file and
+    // row); one at a record's location belongs to that record; any other is about the file.
     let record_locations: BTreeSet<&Location> =
         decoded.records.iter().map(|r| &r.location).collect();
+    // Without a recognisable header, column names may be a child's data: never repeat them.
+    let unrecognised = header_unrecognised(ctx.format, decoded, source);
     let mut record_problems: BTreeMap<&Location, Vec<Hit>> = BTreeMap::new();
     for problem in &decoded.problems {
-        let hit = Hit {
-            rule: readable,
-            field: problem.column.clone(),
+        let provenance = provenance(ctx, &problem.location);
+        let at_record = record_locations.contains(&problem.location);
+        let column = problem
+            .column
+            .clone()
+            .filter(|_| at_record && !unrecognised);
+        let hit = |rule| Hit {
+            rule,
+            field: column.clone(),
             detail: Some(problem.message.clone()),
         };
-        let provenance = provenance(ctx, &problem.location);
-        if record_locations.contains(&problem.location) {
-            record_problems
-                .entry(&problem.location)
-                .or_default()
-                .push(hit);
-        } else if Some(&problem.location) == header.as_ref()
-            || (matches!(problem.location, Location::File) && !decoded.records.is_empty())
-        {
-            outcome
-                .findings
-                .push(rules.finding(&hit, ctx.institution, &provenance, None));
-        } else {
+        if problem.lost {
+            let hit = hit(readable);
             outcome
                 .findings
                 .push(rules.finding(&hit, ctx.institution, &provenance, None));
@@ -166,13 +162,59 @@ pub fn take_in(
                 record_id: None,
                 hits: vec![hit],
             });
+        } else if at_record {
+            record_problems
+                .entry(&problem.location)
+                .or_default()
+                .push(hit(readable));
+        } else {
+            outcome.findings.push(rules.finding(
+                &hit(sound_file),
+                ctx.institution,
+                &provenance,
+                None,
+            ));
         }
     }
 
-    drift_findings(ctx, decoded, source, assets, &mut outcome);
+    let header_hit = Hit {
+        rule: rules.system(|c| matches!(c, Check::RecognisedHeader)),
+        field: None,
+        detail: None,
+    };
+    if unrecognised {
+        // Perhaps the file has no header row and its first record was taken for one: count that row
+        // as a record that could not be read, and never echo its cells as column names.
+        let hit = header_hit.clone();
+        let location = header_location(ctx.format).unwrap_or(Location::File);
+        let provenance = provenance(ctx, &location);
+        outcome
+            .findings
+            .push(rules.finding(&hit, ctx.institution, &provenance, None));
+        outcome.received += 1;
+        outcome.quarantined.push(Quarantined {
+            provenance,
+            record_id: None,
+            hits: vec![hit],
+        });
+    } else {
+        drift_findings(ctx, decoded, source, assets, &mut outcome);
+    }
 
     for record in &decoded.records {
         let provenance = provenance(ctx, &record.location);
+        if unrecognised {
+            // One reason, not ten: without its header no column of the row can be read.
+            outcome
+                .findings
+                .push(rules.finding(&header_hit, ctx.institution, &provenance, None));
+            outcome.quarantined.push(Quarantined {
+                provenance,
+                record_id: None,
+                hits: vec![header_hit.clone()],
+            });
+            continue;
+        }
         let mut hits: Vec<Hit> = record_problems.remove(&record.location).unwrap_or_default();
         let as_value = Value::Object(record.fields.clone());
         let schema_rule = rules.system(|c| matches!(c, Check::SourceSchema));
@@ -287,6 +329,14 @@ fn drift_findings(
             .findings
             .push(rules.finding(&hit, ctx.institution, &file_provenance, None));
     }
+}
+
+/// A tabular file whose header has none of the columns its schema describes.
+fn header_unrecognised(format: &Format, decoded: &Decoded, source: &SourceAssets) -> bool {
+    let tabular = matches!(format, Format::Csv(_) | Format::Xlsx(_));
+    tabular
+        && !decoded.columns.is_empty()
+        && !decoded.columns.iter().any(|c| source.schema.describes(c))
 }
 
 /// The location of the header row, for tabular formats.

@@ -200,7 +200,7 @@ fn print_summary(summary: &RunSummary, config: &Config) {
             "{:<16} {:>6} {:>10} {:>10} {:>12}",
             name, c.files, c.received, c.accepted, c.quarantined
         );
-        if let Some(error) = &c.error {
+        for error in &c.errors {
             println!("{:<16} ! {error}", "");
         }
         r += c.received;
@@ -291,7 +291,7 @@ fn validate_command(
     if cli.json {
         let value = serde_json::json!({
             "file": file_name,
-            "received": outcome.received(),
+            "received": outcome.received,
             "accepted": outcome.accepted.len(),
             "quarantined": outcome.quarantined.len(),
             "findings": findings,
@@ -325,7 +325,7 @@ fn validate_command(
         println!(
             "{}: {} records received, {} would be accepted, {} quarantined; {} findings (nothing written)",
             file_name,
-            outcome.received(),
+            outcome.received,
             outcome.accepted.len(),
             outcome.quarantined.len(),
             findings.len()

@@ -382,7 +382,15 @@ impl Mapper<'_> {
         if let Some(date) = self.parse_date(&raw) {
             return Some(PartialDate::full(date));
         }
-        let partial = raw.as_str().and_then(|s| parse_partial(s.trim()));
+        let partial = match &raw {
+            Value::String(s) => parse_partial(s.trim()),
+            Value::Number(n) => n.as_f64().and_then(year_number).map(|year| PartialDate {
+                year,
+                month: None,
+                day: None,
+            }),
+            _ => None,
+        };
         if partial.is_none() {
             self.issue(field, IssueKind::Unparseable);
         }
@@ -397,10 +405,18 @@ impl Mapper<'_> {
 /// A full date from text in one of the configured formats, or an Excel serial number.
 pub fn parse_date(settings: &DateSettings, raw: &Value) -> Option<NaiveDate> {
     match raw {
-        Value::Number(n) if settings.excel_serial => n.as_f64().and_then(excel_serial),
+        // A whole number that reads as a year (2012) is a year, not Excel's day 2012 of 1905.
+        Value::Number(n) if settings.excel_serial => n
+            .as_f64()
+            .filter(|f| year_number(*f).is_none())
+            .and_then(excel_serial),
         Value::String(s) => {
             let s = s.trim();
-            let date_part = s.split_once('T').map_or(s, |(d, _)| d);
+            // "2024-03-15T10:30", "15.03.2024 10:30": the date is what counts.
+            let date_part = match s.split_once(['T', ' ']) {
+                Some((date, time)) if time.contains(':') => date,
+                _ => s,
+            };
             settings
                 .formats
                 .iter()
@@ -418,19 +434,23 @@ fn number_text(n: &serde_json::Number) -> String {
     }
 }
 
-/// The one whole number in a text like "14", "14 vjeç", "~14": none if there are several.
+/// A whole number that can only be a year.
+fn year_number(value: f64) -> Option<i32> {
+    (value.fract() == 0.0 && (1900.0..=2100.0).contains(&value)).then_some(value as i32)
+}
+
+/// An age in years written as "14", "14.0", "~14", "14 vjeç", "14 god.": nothing else (not "-5",
+/// "12-14" or "6 muaj", which is six months).
 fn single_number(text: &str) -> Option<u32> {
-    let runs: Vec<&str> = text
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|r| !r.is_empty())
-        .collect();
-    match runs.as_slice() {
-        [one] => one.parse().ok(),
-        [whole, zeros] if zeros.chars().all(|c| c == '0') && text.contains(['.', ',']) => {
-            whole.parse().ok()
-        }
-        _ => None,
-    }
+    static AGE: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    let pattern = AGE.get_or_init(|| {
+        regex::Regex::new(
+            r"(?i)^~?\s*(\d{1,3})(?:[.,]0+)?\s*(?:vje[çc]\w*|vjet\w*|god\w*\.?|years?|yrs?|год\w*\.?)?$",
+        )
+        .ok()
+    });
+    let captures = pattern.as_ref()?.captures(text.trim())?;
+    captures.get(1)?.as_str().parse().ok()
 }
 
 /// An Excel serial day number (1900 system, as Excel counts it) as a date.
@@ -483,6 +503,17 @@ mod tests {
         assert_eq!(parse("31.02.2012"), None);
         assert_eq!(parse("2012-13-05"), None);
         assert_eq!(parse("12.25.2013"), None);
+        assert_eq!(
+            parse("15.03.2024 10:30"),
+            NaiveDate::from_ymd_opt(2024, 3, 15)
+        );
+        assert_eq!(
+            parse("2024-03-15T10:30:00"),
+            NaiveDate::from_ymd_opt(2024, 3, 15)
+        );
+        let number = |n: f64| parse_date(&settings, &serde_json::json!(n));
+        assert_eq!(number(2012.0), None, "a year is not Excel day 2012");
+        assert_eq!(number(45000.0), NaiveDate::from_ymd_opt(2023, 3, 15));
         assert_eq!(excel_serial(45000.0), NaiveDate::from_ymd_opt(2023, 3, 15));
     }
 
@@ -502,5 +533,8 @@ mod tests {
         assert_eq!(single_number("14 vjeç"), Some(14));
         assert_eq!(single_number("14.0"), Some(14));
         assert_eq!(single_number("12-14"), None);
+        assert_eq!(single_number("-5"), None);
+        assert_eq!(single_number("6 muaj"), None);
+        assert_eq!(single_number("~ 9 god."), Some(9));
     }
 }

@@ -65,6 +65,10 @@ impl PartialDate {
         if (on.month(), on.day()) < (month, day) {
             age -= 1;
         }
+        // Born in the event's year or month, on an unknown day: not yet one, not minus one.
+        if age < 0 && self.earliest().is_some_and(|e| e <= on) {
+            age = 0;
+        }
         Some(age)
     }
 }
@@ -201,5 +205,11 @@ mod tests {
         };
         assert_eq!(year_only.age_at(date(2024, 6, 1)), Some(13));
         assert_eq!(year_only.to_string(), "2010");
+        let this_year = PartialDate {
+            year: 2024,
+            month: None,
+            day: None,
+        };
+        assert_eq!(this_year.age_at(date(2024, 6, 1)), Some(0));
     }
 }

@@ -182,8 +182,8 @@ impl Publication<'_> {
                 opt(&c.activity),
                 join(&c.activities),
                 join(&c.worst_forms),
-                Cell::Bool(c.hazardous),
-                Cell::Bool(c.trafficking),
+                flag(c.hazardous),
+                flag(c.trafficking),
                 c.first_seen
                     .map_or(Cell::Empty, |d| Cell::text(d.to_string())),
                 c.last_seen

@@ -65,8 +65,9 @@ pub struct Child {
     pub activity: Option<String>,
     pub activities: BTreeSet<String>,
     pub worst_forms: BTreeSet<String>,
-    pub hazardous: bool,
-    pub trafficking: bool,
+    /// Unknown (`None`) when no record says either way.
+    pub hazardous: Option<bool>,
+    pub trafficking: Option<bool>,
     pub first_seen: Option<NaiveDate>,
     pub last_seen: Option<NaiveDate>,
     pub institutions: BTreeSet<String>,
@@ -93,9 +94,14 @@ pub fn reconcile(
             .enumerate()
             .filter(|(_, m)| value(m.case).is_some())
             .min_by(|(_, a), (_, b)| {
-                trust
-                    .rank(field, a.institution)
-                    .cmp(&trust.rank(field, b.institution))
+                // A full date of birth beats a year from a more trusted institution.
+                precision_rank(field, a.case)
+                    .cmp(&precision_rank(field, b.case))
+                    .then(
+                        trust
+                            .rank(field, a.institution)
+                            .cmp(&trust.rank(field, b.institution)),
+                    )
                     .then(b.case.event_date.cmp(&a.case.event_date))
                     .then(b.case.completeness().cmp(&a.case.completeness()))
                     .then(a.source.cmp(b.source))
@@ -104,6 +110,10 @@ pub fn reconcile(
             .map(|(i, _)| i)
     };
     let survive = |field: Field| -> Option<usize> { pick(field, &|c| field_text(c, field)) };
+    let flag = |value: fn(&CanonicalCase) -> Option<bool>| -> Option<bool> {
+        let values: Vec<bool> = members.iter().filter_map(|m| value(m.case)).collect();
+        (!values.is_empty()).then(|| values.contains(&true))
+    };
     let value_of = |field: Field| survive(field).and_then(|i| field_text(members[i].case, field));
 
     let birth = survive(Field::BirthDate).and_then(|i| members[i].case.birth_date);
@@ -126,8 +136,8 @@ pub fn reconcile(
             .iter()
             .filter_map(|m| m.case.worst_form.clone())
             .collect(),
-        hazardous: members.iter().any(|m| m.case.hazardous == Some(true)),
-        trafficking: members.iter().any(|m| m.case.trafficking == Some(true)),
+        hazardous: flag(|c| c.hazardous),
+        trafficking: flag(|c| c.trafficking),
         first_seen,
         last_seen: members.iter().filter_map(|m| m.case.event_date).max(),
         institutions: members.iter().map(|m| m.institution.to_string()).collect(),
@@ -138,10 +148,17 @@ pub fn reconcile(
 
     let mut conflicts = Vec::new();
     for &field in compared {
-        let Some(survivor) = value_of(field) else {
+        let Some(trusted) = survive(field) else {
+            continue;
+        };
+        let Some(survivor) = field_text(members[trusted].case, field) else {
             continue;
         };
         for (i, m) in members.iter().enumerate() {
+            // Conflicts are between institutions; one institution's own duplicates are another matter.
+            if m.institution == members[trusted].institution {
+                continue;
+            }
             if let Some(value) = field_text(m.case, field) {
                 if !agrees(field, &value, &survivor) {
                     conflicts.push(Conflict { field, member: i });
@@ -166,6 +183,18 @@ fn age_at_first_event(
         .filter(|m| m.case.age.is_some())
         .min_by_key(|m| m.case.event_date)
         .and_then(|m| m.case.age.map(i64::from))
+}
+
+/// 0 for a full date of birth, 1 for year-month, 2 for a year; 0 for every other field.
+fn precision_rank(field: Field, case: &CanonicalCase) -> u8 {
+    match (field, case.birth_date) {
+        (Field::BirthDate, Some(b)) => match b.precision() {
+            "full" => 0,
+            "month" => 1,
+            _ => 2,
+        },
+        _ => 0,
+    }
 }
 
 /// Dates agree when one is a coarser form of the other (2012 agrees with 2012-05-03).

@@ -57,6 +57,10 @@ pub enum Check {
     ExpectedColumns,
     /// A mapping issue no other rule covers.
     Mappable,
+    /// A file-level problem that cost no record (an empty file, an odd header, an encoding guess).
+    SoundFile,
+    /// A header row that has none of the columns the schema describes (perhaps no header at all).
+    RecognisedHeader,
 }
 
 /// Texts of a rule in the three languages.
@@ -225,13 +229,17 @@ impl RuleBook {
     }
 
     fn require_system_rules(&self, dir: &Path) -> Result<(), ConfigError> {
-        let needed: [SystemCheck; 6] = [
+        let needed: [SystemCheck; 8] = [
             ("readable", |c| matches!(c, Check::Readable)),
             ("source_schema", |c| matches!(c, Check::SourceSchema)),
             ("canonical_schema", |c| matches!(c, Check::CanonicalSchema)),
             ("known_columns", |c| matches!(c, Check::KnownColumns)),
             ("expected_columns", |c| matches!(c, Check::ExpectedColumns)),
             ("mappable", |c| matches!(c, Check::Mappable)),
+            ("sound_file", |c| matches!(c, Check::SoundFile)),
+            ("recognised_header", |c| {
+                matches!(c, Check::RecognisedHeader)
+            }),
         ];
         for (name, is) in needed {
             if !self.rules.iter().any(|r| is(&r.check)) {
@@ -525,12 +533,14 @@ fn build_rule(
         "known_columns" => Check::KnownColumns,
         "expected_columns" => Check::ExpectedColumns,
         "mappable" => Check::Mappable,
+        "sound_file" => Check::SoundFile,
+        "recognised_header" => Check::RecognisedHeader,
         other => {
             return Err(fail(format!(
                 "rule \"{id}\": unknown check \"{other}\" (required, one_of_required, valid, known, \
                  unambiguous, not_future, before, not_older_than, age_range, age_consistent, pattern, \
                  check_digit, unique, agree, readable, source_schema, canonical_schema, known_columns, \
-                 expected_columns, mappable)"
+                 expected_columns, mappable, sound_file, recognised_header)"
             )))
         }
     };

@@ -10,8 +10,9 @@ use regbridge_connectors::sink::csv::{write_csv, CsvWriteOptions};
 use regbridge_connectors::sink::json::{write_json_lines, write_json_pretty};
 use regbridge_connectors::sink::mail::{MailTransport, OutgoingMail, SmtpSettings};
 use regbridge_connectors::sink::publish::PublishDir;
+use regbridge_connectors::sink::table::Table;
 use regbridge_connectors::sink::xlsx::write_xlsx;
-use regbridge_connectors::source::{list_files, read_file};
+use regbridge_connectors::source::{list_files_with_skips, read_file};
 use serde_json::{json, Value};
 
 use crate::alerts::{build_digests, AlertError, DigestContext, Templates};
@@ -22,7 +23,7 @@ use crate::intake::{
     display_name, take_in, Accepted, AssetError, Assets, FileContext, Quarantined,
 };
 use crate::linkage::deterministic::DeterministicLinker;
-use crate::linkage::{LinkRecord, Linker};
+use crate::linkage::{LinkRecord, Linkage, Linker};
 use crate::publish::{IdentifiedChild, Publication};
 use crate::reconcile::{reconcile, Member};
 use crate::rules::Hit;
@@ -73,8 +74,8 @@ pub struct SourceCounts {
     pub received: usize,
     pub accepted: usize,
     pub quarantined: usize,
-    /// A source whose folder could not be read is reported here and the others carry on.
-    pub error: Option<String>,
+    /// Folders or files that could not be read; the run carries on with the rest.
+    pub errors: Vec<String>,
 }
 
 /// What a run did, for the terminal, `--json` and tests.
@@ -115,7 +116,9 @@ struct Intake {
 /// Performs one full run.
 pub fn run(config: &Config, progress: &dyn Progress) -> Result<RunSummary, RunError> {
     let started: DateTime<Utc> = Utc::now();
-    let as_of = started.date_naive();
+    // Dates are judged in Kosovo's civil time: a record dated today is not "in the future" at 00:30.
+    let local = started.with_timezone(&config.timezone());
+    let as_of = local.date_naive();
     let assets = Assets::load(config)?;
     let templates = Templates::load(&config.paths.templates)?;
     let key = pseudonym_key(config)?;
@@ -173,17 +176,6 @@ pub fn run(config: &Config, progress: &dyn Progress) -> Result<RunSummary, RunEr
     }
 
     intake.findings.sort();
-    for (source, counts) in &intake.counts {
-        if counts.received != counts.accepted + counts.quarantined {
-            return Err(RunError::Lost {
-                name: source.clone(),
-                received: counts.received,
-                accepted: counts.accepted,
-                quarantined: counts.quarantined,
-            });
-        }
-    }
-
     progress.stage("publish", None);
     let publication = Publication {
         accepted: &intake.accepted,
@@ -197,18 +189,20 @@ pub fn run(config: &Config, progress: &dyn Progress) -> Result<RunSummary, RunEr
     let run_id = format!("{}", started.format("%Y%m%dT%H%M%S%.3fZ"));
     let finished = Utc::now();
     let manifest = manifest(
-        &run_id,
-        started,
-        finished,
+        &RunFacts {
+            run_id: &run_id,
+            timezone: &config.run.timezone,
+            started,
+            finished,
+        },
         &intake,
-        &linkage.method,
-        &linkage.links_by_rule,
+        &linkage,
         children.len(),
     );
-    let published_to = publish(config, &run_id, &publication, &manifest)?;
+    let published_to = publish(&intake.counts, config, &run_id, &publication, &manifest)?;
 
     progress.stage("alerts", None);
-    let date = started.format("%d.%m.%Y").to_string();
+    let date = local.format("%d.%m.%Y").to_string();
     let digests = build_digests(
         &intake.findings,
         &assets.rules,
@@ -285,11 +279,17 @@ fn read_sources(
         let Some(source_assets) = assets.source(name) else {
             continue;
         };
-        let files = match list_files(&source.path, &source.glob) {
-            Ok(files) => files,
+        let files = match list_files_with_skips(&source.path, &source.glob) {
+            Ok((files, skipped)) => {
+                for skip in skipped {
+                    tracing::warn!(source = %name, error = %skip, "folder entry skipped");
+                    counts.errors.push(skip);
+                }
+                files
+            }
             Err(e) => {
                 tracing::warn!(source = %name, error = %e, "source skipped");
-                counts.error = Some(e.to_string());
+                counts.errors.push(e.to_string());
                 continue;
             }
         };
@@ -300,7 +300,7 @@ fn read_sources(
                 Ok(file) => file,
                 Err(e) => {
                     tracing::warn!(source = %name, file = %file_name, error = %e, "file skipped");
-                    counts.error = Some(e.to_string());
+                    counts.errors.push(e.to_string());
                     continue;
                 }
             };
@@ -314,7 +314,7 @@ fn read_sources(
             };
             let outcome = take_in(&ctx, &decoded, source_assets, assets);
             counts.files += 1;
-            counts.received += outcome.received();
+            counts.received += outcome.received;
             counts.accepted += outcome.accepted.len();
             counts.quarantined += outcome.quarantined.len();
             intake.inputs.push(InputFile {
@@ -322,7 +322,7 @@ fn read_sources(
                 file: file_name,
                 sha256: file.sha256.clone(),
                 bytes: file.bytes.len(),
-                records: outcome.received(),
+                records: outcome.received,
                 encoding: decoded.encoding.map(str::to_string),
             });
             intake.accepted.extend(outcome.accepted);
@@ -455,15 +455,27 @@ fn transport(config: &Config) -> Result<MailTransport, RunError> {
     }
 }
 
-fn manifest(
-    run_id: &str,
+/// When and as what a run ran, for the manifest.
+struct RunFacts<'a> {
+    run_id: &'a str,
+    timezone: &'a str,
     started: DateTime<Utc>,
     finished: DateTime<Utc>,
+}
+
+fn manifest(
+    facts: &RunFacts<'_>,
     intake: &Intake,
-    method: &str,
-    links_by_rule: &BTreeMap<String, usize>,
+    linkage: &Linkage,
     unique_children: usize,
 ) -> Value {
+    let RunFacts {
+        run_id,
+        timezone,
+        started,
+        finished,
+    } = facts;
+    let (method, links_by_rule) = (&linkage.method, &linkage.links_by_rule);
     let mut by_severity: BTreeMap<&str, usize> = BTreeMap::new();
     let mut by_rule: BTreeMap<&str, usize> = BTreeMap::new();
     for f in &intake.findings {
@@ -481,7 +493,7 @@ fn manifest(
                     "received": c.received,
                     "accepted": c.accepted,
                     "quarantined": c.quarantined,
-                    "error": c.error,
+                    "errors": c.errors,
                 }),
             )
         })
@@ -490,6 +502,7 @@ fn manifest(
         "run_id": run_id,
         "started_at": started.to_rfc3339(),
         "finished_at": finished.to_rfc3339(),
+        "timezone": timezone,
         "regbridge_version": env!("CARGO_PKG_VERSION"),
         "inputs": intake.inputs,
         "sources": sources,
@@ -504,6 +517,7 @@ fn manifest(
 }
 
 fn publish(
+    counts: &BTreeMap<String, SourceCounts>,
     config: &Config,
     run_id: &str,
     publication: &Publication<'_>,
@@ -517,12 +531,17 @@ fn publish(
     }
     let release = PublishDir::begin(target, run_id).map_err(|e| fail(&e))?;
     let dir = release.staging().to_path_buf();
-    let csv = CsvWriteOptions::default();
+    // Values such as "=HYPERLINK(…)" must not run as formulas when the Committee opens a CSV in Excel.
+    let csv = CsvWriteOptions {
+        guard_formulas: true,
+        ..CsvWriteOptions::default()
+    };
     let cases = publication.cases();
     let children = publication.children_table();
     let quarantine = publication.quarantine();
     let findings = publication.findings_table();
     let summary = publication.summary();
+    verify_tables(counts, &cases, &quarantine)?;
     write_csv(&dir.join("cases.csv"), &cases, &csv).map_err(|e| fail(&e))?;
     write_csv(&dir.join("children.csv"), &children, &csv).map_err(|e| fail(&e))?;
     write_json_lines(&dir.join("children.jsonl"), &children).map_err(|e| fail(&e))?;
@@ -538,6 +557,38 @@ fn publish(
         .commit(config.run.keep_releases)
         .map_err(|e| fail(&e))?;
     Ok(target.clone())
+}
+
+/// The tables about to be published hold exactly the counted records of every source: a record lost or
+/// doubled between intake and publication stops the run before anything is switched into place.
+fn verify_tables(
+    counts: &BTreeMap<String, SourceCounts>,
+    cases: &Table,
+    quarantine: &Table,
+) -> Result<(), RunError> {
+    let per_source = |table: &Table| {
+        let mut n: BTreeMap<String, usize> = BTreeMap::new();
+        for row in &table.rows {
+            if let Some(source) = row.first() {
+                *n.entry(source.to_text()).or_insert(0) += 1;
+            }
+        }
+        n
+    };
+    let (published, quarantined) = (per_source(cases), per_source(quarantine));
+    for (name, c) in counts {
+        let p = published.get(name).copied().unwrap_or(0);
+        let q = quarantined.get(name).copied().unwrap_or(0);
+        if c.received != c.accepted + c.quarantined || p != c.accepted || q != c.quarantined {
+            return Err(RunError::Lost {
+                name: name.clone(),
+                received: c.received,
+                accepted: p,
+                quarantined: q,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Severity of the worst finding, for exit codes and summaries.

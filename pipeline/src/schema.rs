@@ -217,11 +217,12 @@ fn describe(kind: &ValidationErrorKind, instance_path: &str) -> Violation {
             field,
             detail: "does not have the expected form".to_string(),
         },
+        // The unexpected names are not repeated: in a file without a header they are data.
         ValidationErrorKind::AdditionalProperties { unexpected } => Violation {
             field,
             detail: format!(
-                "has columns the schema does not allow: {}",
-                unexpected.join(", ")
+                "has {} column(s) the schema does not allow",
+                unexpected.len()
             ),
         },
         other => Violation {

@@ -61,6 +61,20 @@ def police_cases():
     header = [("Data lindjes" if h == "Data e lindjes" else h) for h in POLICE_HEADER] + ["Telefoni"]
     rows = [r + [""] for r in POLICE_ROWS[:3]]
     write("drift_unknown_column", "police.csv", b"\xef\xbb\xbf" + csv_text(header, rows).encode("utf-8"))
+    # No header row at all: the first record must not be taken for a header and its cells must never
+    # appear as column names in findings or emails.
+    no_header = csv_text(POLICE_HEADER, POLICE_ROWS).split("\r\n", 1)[1]
+    write("csv_headerless", "police.csv", no_header.encode("utf-8"))
+    # A quote opened in row 2 and closed in row 4 swallows row 3; the field count happens to fit.
+    r1 = ";".join(POLICE_ROWS[0][:3]) + ';"Tregu'
+    r1_rest = 'hyrja";' + ";".join(POLICE_ROWS[0][4:])
+    r2 = ";".join(POLICE_ROWS[1])
+    tail = csv_text(POLICE_HEADER, POLICE_ROWS[2:]).split("\r\n", 1)[1]
+    swallowed = "\r\n".join([";".join(POLICE_HEADER), r1, r2, r1_rest]) + "\r\n" + tail
+    write("csv_unbalanced_quote", "police.csv", swallowed.encode("utf-8"))
+    # One stray Windows-1252 byte (0x92, a curly apostrophe) in an otherwise UTF-8 file without a BOM.
+    stray = csv_text(POLICE_HEADER, POLICE_ROWS).encode("utf-8").replace("Terezë".encode(), "Terezë".encode() + b"\x92")
+    write("csv_stray_byte", "police.csv", stray)
 
 
 def inspection(i, first, last, muni, birth, age, activity, date="2025-04-02"):

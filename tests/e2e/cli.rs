@@ -121,3 +121,36 @@ fn a_configuration_error_exits_non_zero_with_one_line() {
     assert_eq!(text.trim().lines().count(), 1, "{text}");
     assert!(text.contains("/nonexistent/config.toml"), "{text}");
 }
+
+#[test]
+fn check_rejects_an_unusable_format_setting_instead_of_reading_garbage() {
+    let work = tempfile::tempdir().unwrap();
+    let sources =
+        std::fs::read_to_string(repo_root().join("tests/cases/csv_malformed/in/sources.toml"))
+            .unwrap()
+            .replace("delimiter = \";\"", "delimiter = \"é\"");
+    let config = write_config(work.path(), &sources);
+    let output = regbridge()
+        .arg("check")
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("[sources.police.format] delimiter must be one ASCII character"),
+        "{text}"
+    );
+    let run = regbridge()
+        .arg("run")
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(
+        run.status.code(),
+        Some(2),
+        "a run must not start on an unusable format"
+    );
+}

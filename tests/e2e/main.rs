@@ -106,3 +106,65 @@ recipients = ["inspectorate@example.org"]
     std::fs::write(&path, text).unwrap();
     path
 }
+
+/// The email body with quoted-printable soft breaks and escapes undone, good enough for searching.
+pub fn decode_quoted_printable(text: &str) -> String {
+    let joined = text.replace("=\r\n", "").replace("=\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'=' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(
+                std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
+                16,
+            ) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).to_string()
+}
+
+pub fn contains_word(text: &str, word: &str) -> bool {
+    text.match_indices(word).any(|(i, _)| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + word.len()..].chars().next();
+        !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+    })
+}
+
+/// Every text a person can read from a published folder and an outbox: CSV / JSON files, every cell of
+/// every sheet of the workbook, and the decoded emails.
+pub fn readable_texts(published: &Path, outbox: &Path) -> Vec<(String, String)> {
+    use calamine::Reader;
+    let mut texts = Vec::new();
+    for entry in std::fs::read_dir(published).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.display().to_string();
+        if path.extension().is_some_and(|e| e == "xlsx") {
+            let mut workbook = calamine::open_workbook_auto(&path).unwrap();
+            for sheet in workbook.sheet_names() {
+                let range = workbook.worksheet_range(&sheet).unwrap();
+                let cells: Vec<String> = range.cells().map(|(_, _, c)| c.to_string()).collect();
+                texts.push((format!("{name} [{sheet}]"), cells.join("\n")));
+            }
+        } else {
+            texts.push((name, std::fs::read_to_string(&path).unwrap()));
+        }
+    }
+    if outbox.exists() {
+        for entry in std::fs::read_dir(outbox).unwrap() {
+            let path = entry.unwrap().path();
+            texts.push((
+                path.display().to_string(),
+                decode_quoted_printable(&std::fs::read_to_string(&path).unwrap()),
+            ));
+        }
+    }
+    texts
+}

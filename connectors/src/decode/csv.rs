@@ -1,64 +1,79 @@
 //! CSV decoding: configured delimiter, quote and encoding; header at a configured line; every data
-//! row becomes a record located at the physical line where it starts, or a problem at that line.
+//! row becomes a record located at the physical line where it starts, or a lost problem at that
+//! line. A quote that swallows whole rows (never closed, or closed rows later) makes a lost problem
+//! for each row it took in, so that no row vanishes unaccounted for.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
 use super::text::decode_text;
-use super::{CsvFormat, DecodeProblem, Decoded, Location, RawRecord};
+use super::{text_problems, CsvFormat, DecodeProblem, Decoded, Location, RawRecord};
 
 /// Decodes CSV bytes; see [`super::decode`]. Blank lines and rows whose fields are all empty
 /// (only delimiters) are skipped: they hold no data.
 pub(super) fn decode_csv(bytes: &[u8], options: &CsvFormat) -> Decoded {
-    let Some(delimiter) = single_byte(options.delimiter) else {
-        return Decoded::file_problem(
-            format!(
-                "the delimiter {:?} is not a single-byte (ASCII) character",
-                options.delimiter
-            ),
-            None,
-        );
+    let (Some(delimiter), Some(quote)) =
+        (single_byte(options.delimiter), single_byte(options.quote))
+    else {
+        // `Format::validate`, called by `decode`, reports this first, naming the setting.
+        return Decoded::lost_file("delimiter and quote must be ASCII characters", None);
     };
-    let Some(quote) = single_byte(options.quote) else {
-        return Decoded::file_problem(
-            format!(
-                "the quote {:?} is not a single-byte (ASCII) character",
-                options.quote
-            ),
-            None,
-        );
-    };
-    if delimiter == quote {
-        return Decoded::file_problem("the delimiter and the quote are the same character", None);
-    }
-    if options.header_row == 0 {
-        return Decoded::file_problem("header_row is 1-based; 0 is not a line", None);
-    }
-
     let text = decode_text(bytes, options.encoding);
     let mut decoded = Decoded {
         encoding: Some(text.encoding),
         ..Decoded::default()
     };
-    if let (Some(line), Some(message)) = (text.invalid_line, text.invalid_message()) {
+    let mut spans = Vec::new();
+    read_rows(
+        &text.text,
+        options,
+        (delimiter, quote),
+        &mut decoded,
+        &mut spans,
+    );
+    let located = text_problems(&text, &text.invalid_lines, |line| record_at(&spans, line));
+    decoded.problems.extend(located);
+    decoded
+}
+
+/// The location of the record (or header) whose lines hold `line`; `spans` are the (first, last)
+/// physical lines of every record read, ascending. A line of no record is its own row.
+fn record_at(spans: &[(u64, u64)], line: u64) -> Location {
+    let index = spans.partition_point(|(first, _)| *first <= line);
+    match index.checked_sub(1).and_then(|i| spans.get(i)) {
+        Some((first, last)) if line <= *last => Location::Row(*first),
+        _ => Location::Row(line),
+    }
+}
+
+/// Reads header and rows of `text` into `decoded`; pushes the line span of every record read
+/// (header included) to `spans`.
+fn read_rows(
+    text: &str,
+    options: &CsvFormat,
+    (delimiter, quote): (u8, u8),
+    decoded: &mut Decoded,
+    spans: &mut Vec<(u64, u64)>,
+) {
+    if text.trim().is_empty() {
         decoded
             .problems
-            .push(DecodeProblem::new(Location::Row(line), message));
+            .push(DecodeProblem::new(Location::File, "the file is empty"));
+        return;
     }
-
-    let skipped = options.header_row - 1;
-    let Some(start) = start_of_line(&text.text, skipped) else {
-        decoded.problems.push(DecodeProblem::new(
+    let skipped = options.header_row.saturating_sub(1);
+    let Some(start) = start_of_line(text, skipped) else {
+        decoded.problems.push(DecodeProblem::lost(
             Location::File,
             format!(
                 "the file has no line {}, where the header should be",
                 options.header_row
             ),
         ));
-        return decoded;
+        return;
     };
-    let body = text.text.get(start..).unwrap_or_default();
+    let body = text.get(start..).unwrap_or_default();
     let line_offset = u64::try_from(skipped).unwrap_or(u64::MAX);
 
     let mut reader = ::csv::ReaderBuilder::new()
@@ -68,62 +83,107 @@ pub(super) fn decode_csv(bytes: &[u8], options: &CsvFormat) -> Decoded {
         .quote(quote)
         .from_reader(body.as_bytes());
     let mut record = ::csv::StringRecord::new();
+    let end_of = |reader: &::csv::Reader<&[u8]>| {
+        usize::try_from(reader.position().byte()).unwrap_or(usize::MAX)
+    };
 
     // The header.
     let mut lines = LineCounter::new(body);
-    let header_line = match reader.read_record(&mut record) {
-        Ok(true) => lines.start_line(&record).0.saturating_add(line_offset),
+    match reader.read_record(&mut record) {
+        Ok(true) => {}
         Ok(false) => {
-            let message = if text.text.trim().is_empty() {
-                "the file is empty".to_string()
-            } else {
-                format!("no header row at or after line {}", options.header_row)
-            };
-            decoded
-                .problems
-                .push(DecodeProblem::new(Location::File, message));
-            return decoded;
+            decoded.problems.push(DecodeProblem::lost(
+                Location::File,
+                format!("no header row at or after line {}", options.header_row),
+            ));
+            return;
         }
         Err(error) => {
-            decoded.problems.push(DecodeProblem::new(
+            decoded.problems.push(DecodeProblem::lost(
                 Location::File,
                 format!("cannot read the header: {}", error_kind(&error)),
             ));
-            return decoded;
+            return;
         }
-    };
+    }
+    let (first, start_byte) = lines.start_line(&record);
+    let header_line = first.saturating_add(line_offset);
+    let end_byte = end_of(&reader);
+    let header_last = header_line.saturating_add(lines.feeds_within(start_byte, end_byte));
+    spans.push((header_line, header_last));
+    if lines.unclosed_quote(start_byte, end_byte, quote, delimiter) {
+        decoded.problems.push(DecodeProblem::lost(
+            Location::File,
+            format!(
+                "the header (row {header_line}) has a quote that is never closed; it runs to the end of the file (lines {header_line}-{header_last}), so no row can be read"
+            ),
+        ));
+        return;
+    }
     decoded.columns = unique_names(
         record.iter(),
         Location::Row(header_line),
         &mut decoded.problems,
     );
     let width = decoded.columns.len();
+    let swallow_threshold = (width / 2).max(2);
 
     // The data rows.
+    let mut data_rows: usize = 0;
     loop {
         match reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {
                 let (start_line, start_byte) = lines.start_line(&record);
                 let line = start_line.saturating_add(line_offset);
-                let end_byte = usize::try_from(reader.position().byte()).unwrap_or(usize::MAX);
+                let end_byte = end_of(&reader);
                 let last = line.saturating_add(lines.feeds_within(start_byte, end_byte));
+                spans.push((line, last));
                 if lines.unclosed_quote(start_byte, end_byte, quote, delimiter) {
+                    data_rows += 1;
                     let span = if last > line {
                         format!("lines {line}-{last}")
                     } else {
                         format!("line {line}")
                     };
-                    decoded.problems.push(DecodeProblem::new(
+                    decoded.problems.push(DecodeProblem::lost(
                         Location::Row(line),
                         format!(
                             "row {line} has a quote that is never closed; it runs to the end of the file ({span})"
                         ),
                     ));
+                    for row in lines.further_lines(start_byte, end_byte, delimiter) {
+                        let row = line.saturating_add(row);
+                        decoded.problems.push(DecodeProblem::lost(
+                            Location::Row(row),
+                            format!(
+                                "row {row} could not be read: swallowed by a quote that opens in row {line} and is never closed"
+                            ),
+                        ));
+                    }
                     continue;
                 }
                 if record.iter().all(str::is_empty) {
                     // Only delimiters (`;;;;`, as spreadsheet programs export trailing rows): no data.
+                    continue;
+                }
+                data_rows += 1;
+                if swallows_rows(&record, delimiter, swallow_threshold) {
+                    decoded.problems.push(DecodeProblem::lost(
+                        Location::Row(line),
+                        format!(
+                            "row {line} could not be read: a quoted field in it runs over lines {line}-{last} and takes in whole rows (a quote is probably unbalanced)"
+                        ),
+                    ));
+                    for row in lines.further_lines(start_byte, end_byte, delimiter) {
+                        let row = line.saturating_add(row);
+                        decoded.problems.push(DecodeProblem::lost(
+                            Location::Row(row),
+                            format!(
+                                "row {row} could not be read: an unbalanced quote that opens in row {line} runs into it"
+                            ),
+                        ));
+                    }
                     continue;
                 }
                 if record.len() != width {
@@ -138,7 +198,7 @@ pub(super) fn decode_csv(bytes: &[u8], options: &CsvFormat) -> Decoded {
                     }
                     decoded
                         .problems
-                        .push(DecodeProblem::new(Location::Row(line), message));
+                        .push(DecodeProblem::lost(Location::Row(line), message));
                     continue;
                 }
                 let mut fields = Map::new();
@@ -157,10 +217,11 @@ pub(super) fn decode_csv(bytes: &[u8], options: &CsvFormat) -> Decoded {
                 });
             }
             Err(error) => {
+                data_rows += 1;
                 let location = error.position().map_or(Location::File, |p| {
                     Location::Row(p.line().saturating_add(line_offset))
                 });
-                decoded.problems.push(DecodeProblem::new(
+                decoded.problems.push(DecodeProblem::lost(
                     location,
                     format!("cannot read the rest of the file: {}", error_kind(&error)),
                 ));
@@ -168,7 +229,24 @@ pub(super) fn decode_csv(bytes: &[u8], options: &CsvFormat) -> Decoded {
             }
         }
     }
-    decoded
+    if data_rows == 0 {
+        decoded.problems.push(DecodeProblem::new(
+            Location::File,
+            "the file has a header but no rows",
+        ));
+    }
+}
+
+/// Whether a field of `record` holds a line break followed by at least `threshold` delimiters: a
+/// quote that opened in one row and closed rows later, taking in the rows between. (Only a quoted
+/// field can hold a line break.)
+fn swallows_rows(record: &::csv::StringRecord, delimiter: u8, threshold: usize) -> bool {
+    record.iter().any(|field| {
+        field.find(['\n', '\r']).is_some_and(|at| {
+            let after = field.as_bytes().get(at..).unwrap_or_default();
+            after.iter().filter(|b| **b == delimiter).count() >= threshold
+        })
+    })
 }
 
 fn fields_text(count: usize) -> String {
@@ -276,6 +354,26 @@ impl<'a> LineCounter<'a> {
         quoted
     }
 
+    /// The non-blank physical lines after the first inside `start..end`, as offsets from the first
+    /// (1 = the next line). A blank line holds only whitespace and delimiters.
+    fn further_lines(&self, start: usize, end: usize, delimiter: u8) -> Vec<u64> {
+        let slice = self
+            .text
+            .get(start..end.min(self.text.len()))
+            .unwrap_or_default();
+        slice
+            .split(|b| *b == b'\n')
+            .enumerate()
+            .skip(1)
+            .filter(|(_, line)| {
+                !line
+                    .iter()
+                    .all(|b| b.is_ascii_whitespace() || *b == delimiter)
+            })
+            .map(|(offset, _)| offset as u64)
+            .collect()
+    }
+
     /// Line feeds inside `start..end`, not counting the record's own trailing line break.
     fn feeds_within(&self, start: usize, end: usize) -> u64 {
         let slice = self
@@ -305,7 +403,9 @@ fn error_kind(error: &::csv::Error) -> String {
 }
 
 /// Header names made unique: an empty name becomes "column N" (1-based), a repeated one gets
-/// " (2)", " (3)", …; each change is reported as a problem at the header's location.
+/// " (2)", " (3)", …; each change is a problem (not lost) at the header's location, naming the new
+/// column. Messages give column numbers only, never the header text: in a file without a header row
+/// it is data.
 pub(super) fn unique_names<'a>(
     names: impl Iterator<Item = &'a str>,
     location: Location,
@@ -317,7 +417,7 @@ pub(super) fn unique_names<'a>(
         .filter(|n| !n.trim().is_empty())
         .map(|n| (*n).to_string())
         .collect();
-    let mut seen: HashSet<&str> = HashSet::new();
+    let mut first_seen: HashMap<&str, usize> = HashMap::new();
     let mut out = Vec::with_capacity(names.len());
     for (index, name) in names.iter().enumerate() {
         let number = index + 1;
@@ -331,11 +431,11 @@ pub(super) fn unique_names<'a>(
             problems.push(DecodeProblem::in_column(
                 location.clone(),
                 candidate.clone(),
-                format!("column {number} has no header name; it is called {candidate:?}"),
+                format!("column {number} of the header is empty"),
             ));
             taken.insert(candidate.clone());
             out.push(candidate);
-        } else if !seen.insert(name) {
+        } else if let Some(first) = first_seen.get(name) {
             let mut n = 2;
             let mut candidate = format!("{name} ({n})");
             while taken.contains(&candidate) {
@@ -345,13 +445,12 @@ pub(super) fn unique_names<'a>(
             problems.push(DecodeProblem::in_column(
                 location.clone(),
                 candidate.clone(),
-                format!(
-                    "the header name {name:?} appears more than once; column {number} is called {candidate:?}"
-                ),
+                format!("columns {first} and {number} of the header have the same name"),
             ));
             taken.insert(candidate.clone());
             out.push(candidate);
         } else {
+            first_seen.insert(name, number);
             out.push((*name).to_string());
         }
     }
@@ -393,14 +492,16 @@ mod tests {
         assert_eq!(decoded.encoding, Some("UTF-8"));
     }
 
+    /// Changed: the problems are now `lost` (no record was produced for them).
     #[test]
-    fn wrong_field_count_is_a_problem_and_other_rows_stay() {
+    fn wrong_field_count_is_a_lost_problem_and_other_rows_stay() {
         let text = "a,b,c\n1,2,3\n4,5\n6,7,8,9\n10,11,12\n,,\n;\n,\n";
         let decoded = csv(text, ',');
         assert_eq!(decoded.records.len(), 2);
         assert_eq!(decoded.records[0].location, Location::Row(2));
         assert_eq!(decoded.records[1].location, Location::Row(5));
         assert_eq!(decoded.problems.len(), 3);
+        assert!(decoded.problems.iter().all(|p| p.lost));
         assert_eq!(
             decoded.problems[2].message,
             "row 7 has 1 field, the header has 3"
@@ -417,16 +518,37 @@ mod tests {
         );
     }
 
+    /// Changed: besides the lost problem at the opening row, every further non-blank line the quote
+    /// swallowed is a lost problem of its own.
     #[test]
-    fn unbalanced_quote_names_the_span() {
-        let text = "a,b\n0,ok\n1,\"open\n2,x\n3,y\n";
+    fn unclosed_quote_loses_every_row_it_swallows() {
+        let text = "a,b\n0,ok\n1,\"open\n2,x\n\n,\n3,y\n";
         let decoded = csv(text, ',');
         assert_eq!(decoded.records.len(), 1);
-        assert_eq!(decoded.problems.len(), 1);
-        assert_eq!(decoded.problems[0].location, Location::Row(3));
+        let problems: Vec<_> = decoded
+            .problems
+            .iter()
+            .map(|p| (p.location.clone(), p.lost, p.message.as_str()))
+            .collect();
         assert_eq!(
-            decoded.problems[0].message,
-            "row 3 has a quote that is never closed; it runs to the end of the file (lines 3-5)"
+            problems,
+            [
+                (
+                    Location::Row(3),
+                    true,
+                    "row 3 has a quote that is never closed; it runs to the end of the file (lines 3-7)"
+                ),
+                (
+                    Location::Row(4),
+                    true,
+                    "row 4 could not be read: swallowed by a quote that opens in row 3 and is never closed"
+                ),
+                (
+                    Location::Row(7),
+                    true,
+                    "row 7 could not be read: swallowed by a quote that opens in row 3 and is never closed"
+                ),
+            ]
         );
         // A quote inside an unquoted field is data, not an error.
         let decoded = csv("a,b\n1,5\" screen\n", ',');
@@ -435,15 +557,96 @@ mod tests {
         // A multi-line row with the wrong number of fields names its span.
         let decoded = csv("a,b,c\n1,\"x\ny\"\n2,3,4\n", ',');
         assert_eq!(decoded.records.len(), 1);
+        assert_eq!(decoded.problems.len(), 1);
+        assert!(decoded.problems[0].lost);
         assert_eq!(
             decoded.problems[0].message,
             "row 2 has 2 fields, the header has 3 (the row spans lines 2-3; a quote may be unbalanced)"
         );
+        // A header whose quote never closes: the whole file is lost.
+        let decoded = csv("a,\"b\n1,2\n3,4\n", ',');
+        assert!(decoded.records.is_empty());
+        assert_eq!(decoded.problems.len(), 1);
+        assert!(decoded.problems[0].lost);
+        assert_eq!(decoded.problems[0].location, Location::File);
     }
 
+    fn fourteen(first: &str, rest: &str) -> String {
+        let mut fields = vec![first.to_string()];
+        fields.extend((2..=14).map(|i| format!("{rest}{i}")));
+        fields.join(";")
+    }
+
+    /// Regression: a quote opened in row 10 and closed in row 15 used to merge rows 10-15 into one
+    /// record with the right number of fields; rows 11-14 vanished without a trace.
+    #[test]
+    fn quote_closed_rows_later_loses_the_rows_it_took_in() {
+        let mut lines = vec![fourteen("id", "c")];
+        for row in 2..=9 {
+            lines.push(fourteen(&row.to_string(), "v"));
+        }
+        // Row 10 opens a quote in its last field; rows 11-14 are whole rows (13 is blank); row 15
+        // closes the quote in its first field and happens to bring the field count to 14.
+        let mut row10: Vec<String> = (1..=13).map(|i| format!("r{i}")).collect();
+        row10.push("\"Afer".into());
+        lines.push(row10.join(";"));
+        lines.push(fourteen("11", "v"));
+        lines.push(fourteen("12", "v"));
+        lines.push(String::new());
+        lines.push(fourteen("14", "v"));
+        lines.push(fourteen("x\"", "v"));
+        lines.push(fourteen("16", "v"));
+        let text = lines.join("\n") + "\n";
+        let decoded = csv(&text, ';');
+        let rows: Vec<_> = decoded.records.iter().map(|r| r.location.clone()).collect();
+        let mut expected: Vec<_> = (2..=9).map(Location::Row).collect();
+        expected.push(Location::Row(16));
+        assert_eq!(rows, expected);
+        let problems: Vec<_> = decoded
+            .problems
+            .iter()
+            .map(|p| (p.location.clone(), p.lost, p.message.as_str()))
+            .collect();
+        let into = |row: u64| {
+            format!("row {row} could not be read: an unbalanced quote that opens in row 10 runs into it")
+        };
+        assert_eq!(
+            problems,
+            [
+                (
+                    Location::Row(10),
+                    true,
+                    "row 10 could not be read: a quoted field in it runs over lines 10-15 and takes in whole rows (a quote is probably unbalanced)"
+                ),
+                (Location::Row(11), true, into(11).as_str()),
+                (Location::Row(12), true, into(12).as_str()),
+                (Location::Row(14), true, into(14).as_str()),
+                (Location::Row(15), true, into(15).as_str()),
+            ]
+        );
+        for problem in &decoded.problems {
+            assert!(!problem.message.contains("Afer"), "{}", problem.message);
+        }
+    }
+
+    /// An address over two lines is one record, even with a delimiter on its second line.
+    #[test]
+    fn multi_line_field_is_still_one_record() {
+        let text = "id,address,note\n1,\"Rruga 1\nGjakovë, Kosovë\",x\n2,\"a\r\nb\",\n";
+        let decoded = csv(text, ',');
+        assert!(decoded.problems.is_empty(), "{:?}", decoded.problems);
+        assert_eq!(decoded.records.len(), 2);
+        assert_eq!(
+            decoded.records[0].fields["address"],
+            json!("Rruga 1\nGjakovë, Kosovë")
+        );
+        assert_eq!(decoded.records[1].location, Location::Row(4));
+    }
+
+    /// Changed: messages give column numbers, never the header text (it may be data).
     #[test]
     fn header_row_and_duplicate_or_empty_names() {
-        let text = "Export of 2024\n\ncol,col,,x\n1,2,3,4\n";
+        let text = "Export of 2024\n\nArta,Arta,,x,Arta\n1,2,3,4,5\n";
         let decoded = decode(
             text.as_bytes(),
             &Format::Csv(CsvFormat {
@@ -451,24 +654,70 @@ mod tests {
                 ..CsvFormat::default()
             }),
         );
-        assert_eq!(decoded.columns, ["col", "col (2)", "column 3", "x"]);
-        assert_eq!(decoded.problems.len(), 2);
-        assert!(decoded
+        assert_eq!(
+            decoded.columns,
+            ["Arta", "Arta (2)", "column 3", "x", "Arta (3)"]
+        );
+        let problems: Vec<_> = decoded
             .problems
             .iter()
-            .all(|p| p.location == Location::Row(3)));
-        assert_eq!(decoded.problems[0].column.as_deref(), Some("col (2)"));
-        assert_eq!(decoded.problems[1].column.as_deref(), Some("column 3"));
+            .map(|p| {
+                assert_eq!(p.location, Location::Row(3));
+                assert!(!p.lost);
+                (p.column.as_deref().unwrap(), p.message.as_str())
+            })
+            .collect();
+        assert_eq!(
+            problems,
+            [
+                (
+                    "Arta (2)",
+                    "columns 1 and 2 of the header have the same name"
+                ),
+                ("column 3", "column 3 of the header is empty"),
+                (
+                    "Arta (3)",
+                    "columns 1 and 5 of the header have the same name"
+                ),
+            ]
+        );
         assert_eq!(decoded.records.len(), 1);
         assert_eq!(decoded.records[0].location, Location::Row(4));
         assert_eq!(decoded.records[0].fields["column 3"], json!("3"));
     }
 
     #[test]
-    fn empty_file_and_missing_header_line() {
-        let decoded = csv("", ',');
-        assert_eq!(decoded.problems.len(), 1);
-        assert_eq!(decoded.problems[0].location, Location::File);
+    fn empty_file_header_only_and_missing_header_line() {
+        let mut utf16_blank = vec![0xFF, 0xFE];
+        for unit in " \r\n".encode_utf16() {
+            utf16_blank.extend_from_slice(&unit.to_le_bytes());
+        }
+        for bytes in [
+            &b""[..],
+            b"\xEF\xBB\xBF",
+            b"\xEF\xBB\xBF \r\n\t\n",
+            b"  \n",
+            &utf16_blank,
+        ] {
+            let decoded = decode(bytes, &Format::Csv(CsvFormat::default()));
+            assert!(decoded.records.is_empty());
+            assert_eq!(decoded.problems.len(), 1, "{bytes:?}");
+            assert_eq!(decoded.problems[0].location, Location::File);
+            assert_eq!(decoded.problems[0].message, "the file is empty");
+            assert!(!decoded.problems[0].lost);
+        }
+        for text in ["a,b\n", "a,b", "a,b\r\n,\r\n\r\n"] {
+            let decoded = csv(text, ',');
+            assert!(decoded.records.is_empty());
+            assert_eq!(decoded.columns, ["a", "b"]);
+            assert_eq!(decoded.problems.len(), 1, "{text:?}");
+            assert_eq!(decoded.problems[0].location, Location::File);
+            assert_eq!(
+                decoded.problems[0].message,
+                "the file has a header but no rows"
+            );
+            assert!(!decoded.problems[0].lost);
+        }
         let decoded = decode(
             b"a\n",
             &Format::Csv(CsvFormat {
@@ -477,8 +726,13 @@ mod tests {
             }),
         );
         assert_eq!(decoded.problems[0].location, Location::File);
+        assert!(decoded.problems[0].lost);
         let decoded = csv("a,b\n", 'é');
         assert_eq!(decoded.problems[0].location, Location::File);
+        assert!(decoded.problems[0].lost);
+        assert!(decoded.problems[0]
+            .message
+            .contains("delimiter must be one ASCII character"));
     }
 
     #[test]
@@ -494,9 +748,98 @@ mod tests {
         assert_eq!(decoded.records.len(), 2);
         assert_eq!(decoded.problems.len(), 1);
         assert_eq!(decoded.problems[0].location, Location::Row(3));
+        assert!(!decoded.problems[0].lost);
         assert_eq!(
             decoded.problems[0].message,
             "invalid byte sequence for UTF-8 at line 3"
         );
+    }
+
+    /// Regression: only the first line with invalid bytes was reported, at the physical line even
+    /// when the record started earlier.
+    #[test]
+    fn every_invalid_line_is_reported_at_its_record() {
+        let bytes = b"a,b\n1,\"x\ny\xFF\"\n2,\xFF\n\n3,ok\n";
+        let decoded = decode(
+            bytes,
+            &Format::Csv(CsvFormat {
+                encoding: TextEncoding::Utf8,
+                ..CsvFormat::default()
+            }),
+        );
+        let rows: Vec<_> = decoded.records.iter().map(|r| r.location.clone()).collect();
+        assert_eq!(rows, [Location::Row(2), Location::Row(4), Location::Row(6)]);
+        let problems: Vec<_> = decoded
+            .problems
+            .iter()
+            .map(|p| (p.location.clone(), p.lost, p.message.as_str()))
+            .collect();
+        assert_eq!(
+            problems,
+            [
+                (
+                    Location::Row(2),
+                    false,
+                    "invalid byte sequence for UTF-8 at line 3"
+                ),
+                (
+                    Location::Row(4),
+                    false,
+                    "invalid byte sequence for UTF-8 at line 4"
+                ),
+            ]
+        );
+
+        // At most 100 lines, then one problem counting the rest.
+        let mut many = b"a,b\n".to_vec();
+        for _ in 0..150 {
+            many.extend_from_slice(b"x,\xFF\n");
+        }
+        let decoded = decode(
+            &many,
+            &Format::Csv(CsvFormat {
+                encoding: TextEncoding::Utf8,
+                ..CsvFormat::default()
+            }),
+        );
+        assert_eq!(decoded.records.len(), 150);
+        assert_eq!(decoded.problems.len(), 101);
+        assert_eq!(decoded.problems[0].location, Location::File);
+        assert_eq!(
+            decoded.problems[0].message,
+            "… and 50 more lines with invalid bytes for UTF-8"
+        );
+        assert_eq!(decoded.problems[1].location, Location::Row(2));
+        assert_eq!(decoded.problems[100].location, Location::Row(101));
+        assert!(decoded.problems.iter().all(|p| !p.lost));
+    }
+
+    /// Regression: one stray Windows byte in a UTF-8 file turned the whole file into mojibake.
+    #[test]
+    fn auto_reads_mostly_utf8_as_utf8_and_reports_a_guess() {
+        let mut bytes = "id,name\n1,Gjakovë\n2,Đakovica\n".as_bytes().to_vec();
+        bytes.extend_from_slice(b"3,it\x92s\n");
+        let decoded = csv_bytes_auto(&bytes);
+        assert_eq!(decoded.encoding, Some("UTF-8"));
+        assert_eq!(decoded.records[0].fields["name"], json!("Gjakovë"));
+        assert_eq!(decoded.problems.len(), 1);
+        assert_eq!(decoded.problems[0].location, Location::Row(4));
+        assert!(!decoded.problems[0].lost);
+
+        let (bytes, _, _) = encoding_rs::WINDOWS_1250.encode("id,name\n1,Čekić\n2,Peć\n");
+        let decoded = csv_bytes_auto(&bytes);
+        assert_eq!(decoded.encoding, Some("windows-1250"));
+        assert_eq!(decoded.records[0].fields["name"], json!("Čekić"));
+        assert_eq!(decoded.problems.len(), 1);
+        assert_eq!(decoded.problems[0].location, Location::File);
+        assert!(!decoded.problems[0].lost);
+        assert_eq!(
+            decoded.problems[0].message,
+            "no byte-order mark and not valid UTF-8: read as windows-1250; set encoding in the source's format to say which it is"
+        );
+    }
+
+    fn csv_bytes_auto(bytes: &[u8]) -> Decoded {
+        decode(bytes, &Format::Csv(CsvFormat::default()))
     }
 }

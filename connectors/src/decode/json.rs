@@ -6,36 +6,38 @@ use std::collections::HashSet;
 use serde_json::{Map, Value};
 
 use super::text::decode_text;
-use super::{DecodeProblem, Decoded, JsonFormat, Location, RawRecord, TextEncoding};
+use super::{text_problems, DecodeProblem, Decoded, JsonFormat, Location, RawRecord, TextEncoding};
 
-/// Decodes a JSON document; see [`super::decode`].
+/// Decodes a JSON document; see [`super::decode`]. Invalid bytes are reported for the file (the
+/// message names the line).
 pub(super) fn decode_json(bytes: &[u8], options: &JsonFormat) -> Decoded {
     let text = decode_text(bytes, TextEncoding::Utf8);
-    let encoding = Some(text.encoding);
+    let mut decoded = Decoded {
+        encoding: Some(text.encoding),
+        ..Decoded::default()
+    };
+    decoded
+        .problems
+        .extend(text_problems(&text, &text.invalid_lines, |_| {
+            Location::File
+        }));
     let mut root: Value = match serde_json::from_str(&text.text) {
         Ok(value) => value,
         Err(error) => {
-            return Decoded::file_problem(
+            decoded.problems.push(DecodeProblem::lost(
+                Location::File,
                 format!(
                     "not valid JSON at line {} column {}: {}",
                     error.line(),
                     error.column(),
                     error_text(&error)
                 ),
-                encoding,
-            )
+            ));
+            return decoded;
         }
     };
-    let mut decoded = Decoded {
-        encoding,
-        ..Decoded::default()
-    };
-    if let (Some(line), Some(message)) = (text.invalid_line, text.invalid_message()) {
-        decoded
-            .problems
-            .push(DecodeProblem::new(Location::Line(line), message));
-    }
 
+    // `Format::validate` (called by `decode`) rejects an empty path or segment.
     let path = options
         .records_path
         .as_deref()
@@ -58,7 +60,7 @@ pub(super) fn decode_json(bytes: &[u8], options: &JsonFormat) -> Decoded {
             match next {
                 Some(value) => target = value,
                 None => {
-                    decoded.problems.push(DecodeProblem::new(
+                    decoded.problems.push(DecodeProblem::lost(
                         Location::File,
                         format!("records_path {path:?} not found: nothing at {pointer}"),
                     ));
@@ -80,7 +82,7 @@ pub(super) fn decode_json(bytes: &[u8], options: &JsonFormat) -> Decoded {
         };
         decoded
             .problems
-            .push(DecodeProblem::new(Location::File, message));
+            .push(DecodeProblem::lost(Location::File, message));
         return decoded;
     };
 
@@ -92,7 +94,7 @@ pub(super) fn decode_json(bytes: &[u8], options: &JsonFormat) -> Decoded {
                 add_columns(&mut decoded.columns, &mut seen, &fields);
                 decoded.records.push(RawRecord { location, fields });
             }
-            other => decoded.problems.push(DecodeProblem::new(
+            other => decoded.problems.push(DecodeProblem::lost(
                 location,
                 format!("the element is {}, expected an object", kind(&other)),
             )),
@@ -101,18 +103,17 @@ pub(super) fn decode_json(bytes: &[u8], options: &JsonFormat) -> Decoded {
     decoded
 }
 
-/// Decodes JSON Lines; see [`super::decode`].
+/// Decodes JSON Lines; see [`super::decode`]. A line that cannot be read is one lost problem, which
+/// also says when the line holds invalid bytes; invalid bytes in a line that is read are a problem
+/// of its record.
 pub(super) fn decode_json_lines(bytes: &[u8]) -> Decoded {
     let text = decode_text(bytes, TextEncoding::Utf8);
     let mut decoded = Decoded {
         encoding: Some(text.encoding),
         ..Decoded::default()
     };
-    if let (Some(line), Some(message)) = (text.invalid_line, text.invalid_message()) {
-        decoded
-            .problems
-            .push(DecodeProblem::new(Location::Line(line), message));
-    }
+    let invalid: HashSet<u64> = text.invalid_lines.iter().copied().collect();
+    let mut lost_invalid: HashSet<u64> = HashSet::new();
     let mut seen = HashSet::new();
     for (index, line) in text.text.split('\n').enumerate() {
         let number = index as u64 + 1;
@@ -121,25 +122,39 @@ pub(super) fn decode_json_lines(bytes: &[u8]) -> Decoded {
             continue;
         }
         let location = Location::Line(number);
-        match serde_json::from_str::<Value>(line) {
+        let mut message = match serde_json::from_str::<Value>(line) {
             Ok(Value::Object(fields)) => {
                 add_columns(&mut decoded.columns, &mut seen, &fields);
                 decoded.records.push(RawRecord { location, fields });
+                continue;
             }
-            Ok(other) => decoded.problems.push(DecodeProblem::new(
-                location,
-                format!("line {number} is {}, expected an object", kind(&other)),
-            )),
-            Err(error) => decoded.problems.push(DecodeProblem::new(
-                location,
-                format!(
-                    "not valid JSON at line {number} column {}: {}",
-                    error.column(),
-                    error_text(&error)
-                ),
-            )),
+            Ok(other) => format!("line {number} is {}, expected an object", kind(&other)),
+            Err(error) => format!(
+                "not valid JSON at line {number} column {}: {}",
+                error.column(),
+                error_text(&error)
+            ),
+        };
+        if invalid.contains(&number) {
+            lost_invalid.insert(number);
+            message.push_str(&format!(
+                "; the line also holds bytes that are not valid {}",
+                text.encoding
+            ));
         }
+        decoded
+            .problems
+            .push(DecodeProblem::lost(location, message));
     }
+    let other_invalid: Vec<u64> = text
+        .invalid_lines
+        .iter()
+        .copied()
+        .filter(|line| !lost_invalid.contains(line))
+        .collect();
+    decoded
+        .problems
+        .extend(text_problems(&text, &other_invalid, Location::Line));
     decoded
 }
 
@@ -198,6 +213,7 @@ mod tests {
         assert_eq!(decoded.records[0].fields["b"], json!(1));
         assert_eq!(decoded.problems.len(), 1);
         assert_eq!(decoded.problems[0].location, Location::Pointer("/2".into()));
+        assert!(decoded.problems[0].lost);
         assert_eq!(
             decoded.problems[0].message,
             "the element is a number, expected an object"
@@ -219,13 +235,26 @@ mod tests {
 
         let missing = json(text, Some("data.visits"));
         assert!(missing.records.is_empty());
+        assert_eq!(missing.problems.len(), 1);
         assert_eq!(missing.problems[0].location, Location::File);
+        assert!(missing.problems[0].lost);
         assert!(missing.problems[0].message.contains("/data/visits"));
 
         let not_array = json(text, Some("meta"));
         assert_eq!(not_array.problems[0].location, Location::File);
+        assert!(not_array.problems[0].lost);
         let top_object = json(text, None);
         assert_eq!(top_object.problems[0].location, Location::File);
+        assert!(top_object.problems[0].lost);
+
+        // Changed: an empty records_path (or segment) is an invalid format, no longer "top level".
+        for path in ["", "data..inspections"] {
+            let invalid = json(text, Some(path));
+            assert!(invalid.records.is_empty());
+            assert_eq!(invalid.problems.len(), 1);
+            assert!(invalid.problems[0].lost);
+            assert!(invalid.problems[0].message.contains("records_path"));
+        }
     }
 
     #[test]
@@ -234,6 +263,7 @@ mod tests {
         assert!(decoded.records.is_empty());
         assert_eq!(decoded.problems.len(), 1);
         assert_eq!(decoded.problems[0].location, Location::File);
+        assert!(decoded.problems[0].lost);
         let message = &decoded.problems[0].message;
         assert!(
             message.starts_with("not valid JSON at line 3 column"),
@@ -255,6 +285,7 @@ mod tests {
         let locations: Vec<_> = decoded.records.iter().map(|r| r.location.clone()).collect();
         assert_eq!(locations, [Location::Line(1), Location::Line(5)]);
         assert_eq!(decoded.problems.len(), 2);
+        assert!(decoded.problems.iter().all(|p| p.lost));
         assert_eq!(decoded.problems[0].location, Location::Line(3));
         assert!(decoded.problems[0]
             .message
@@ -264,5 +295,86 @@ mod tests {
             decoded.problems[1].message,
             "line 4 is an array, expected an object"
         );
+    }
+
+    /// Regression: a line with invalid bytes and bad JSON made two problems (one of them at a
+    /// location without a record); it is now one lost problem. Every other line with invalid
+    /// bytes is reported at its line, not lost.
+    #[test]
+    fn json_lines_invalid_bytes_one_problem_per_line() {
+        let bytes = b"{\"a\":\"x\xFFy\"}\n{\"a\":\xFF\n{\"a\":3}\n{\"a\":\"\xFF\"}\n";
+        let decoded = decode(bytes, &Format::JsonLines);
+        let locations: Vec<_> = decoded.records.iter().map(|r| r.location.clone()).collect();
+        assert_eq!(
+            locations,
+            [Location::Line(1), Location::Line(3), Location::Line(4)]
+        );
+        let problems: Vec<_> = decoded
+            .problems
+            .iter()
+            .map(|p| (p.location.clone(), p.lost))
+            .collect();
+        assert_eq!(
+            problems,
+            [
+                (Location::Line(1), false),
+                (Location::Line(2), true),
+                (Location::Line(4), false),
+            ]
+        );
+        assert_eq!(
+            decoded.problems[0].message,
+            "invalid byte sequence for UTF-8 at line 1"
+        );
+        let lost = &decoded.problems[1].message;
+        assert!(
+            lost.starts_with("not valid JSON at line 2 column"),
+            "{lost}"
+        );
+        assert!(
+            lost.ends_with("; the line also holds bytes that are not valid UTF-8"),
+            "{lost}"
+        );
+    }
+
+    #[test]
+    fn json_document_invalid_bytes_and_empty_files() {
+        let decoded = json("[{\"a\":\"x\u{fffd}\"}]", None);
+        assert!(decoded.problems.is_empty());
+        let decoded = decode(
+            b"[\n{\"a\":\"x\xFF\"},\n{\"a\":\"\xFF\"}]",
+            &Format::Json(JsonFormat::default()),
+        );
+        assert_eq!(decoded.records.len(), 2);
+        let problems: Vec<_> = decoded
+            .problems
+            .iter()
+            .map(|p| (p.location.clone(), p.lost, p.message.as_str()))
+            .collect();
+        assert_eq!(
+            problems,
+            [
+                (
+                    Location::File,
+                    false,
+                    "invalid byte sequence for UTF-8 at line 2"
+                ),
+                (
+                    Location::File,
+                    false,
+                    "invalid byte sequence for UTF-8 at line 3"
+                ),
+            ]
+        );
+        for format in [Format::Json(JsonFormat::default()), Format::JsonLines] {
+            for bytes in [&b""[..], b"\xEF\xBB\xBF\n  \n"] {
+                let decoded = decode(bytes, &format);
+                assert!(decoded.records.is_empty());
+                assert_eq!(decoded.problems.len(), 1);
+                assert_eq!(decoded.problems[0].message, "the file is empty");
+                assert_eq!(decoded.problems[0].location, Location::File);
+                assert!(!decoded.problems[0].lost);
+            }
+        }
     }
 }

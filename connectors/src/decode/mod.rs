@@ -13,7 +13,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// What the configuration says about a source file's format.
+/// What the configuration says about a source file's format. Check it with [`Format::validate`];
+/// [`decode`] reports an invalid format as a lost problem for the whole file.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "format", rename_all = "snake_case")]
 pub enum Format {
@@ -28,13 +29,13 @@ pub enum Format {
     JsonLines,
 }
 
-/// Options of a CSV source.
+/// Options of a CSV source. Unknown keys are an error.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct CsvFormat {
-    /// Field delimiter; must be a single-byte (ASCII) character. Default `,`.
+    /// Field delimiter; must be a single-byte (ASCII) character, not a line break. Default `,`.
     pub delimiter: char,
-    /// Quote character; must be ASCII. Default `"`.
+    /// Quote character; must be ASCII, not a line break and not the delimiter. Default `"`.
     pub quote: char,
     /// Text encoding. Default [`TextEncoding::Auto`].
     pub encoding: TextEncoding,
@@ -57,7 +58,8 @@ impl Default for CsvFormat {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TextEncoding {
-    /// Byte order mark if present; else UTF-8 if the bytes are valid UTF-8; else Windows-1250.
+    /// Byte order mark if present; else UTF-8 if the bytes are valid UTF-8, or mostly UTF-8 with a
+    /// few invalid bytes (replaced and reported by line); else Windows-1250 (reported for the file).
     #[default]
     #[serde(alias = "AUTO")]
     Auto,
@@ -102,9 +104,9 @@ impl TextEncoding {
     }
 }
 
-/// Options of a spreadsheet source.
+/// Options of a spreadsheet source. Unknown keys are an error.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct XlsxFormat {
     /// Sheet name; `None` reads the first sheet.
     pub sheet: Option<String>,
@@ -121,13 +123,63 @@ impl Default for XlsxFormat {
     }
 }
 
-/// Options of a JSON source.
+/// Options of a JSON source. Unknown keys are an error.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct JsonFormat {
     /// Dotted path to the array of records, e.g. `data.inspections` (a numeric segment indexes an
-    /// array). `None` (or empty): the top level is the array.
+    /// array). `None`: the top level is the array. When set, neither the path nor any of its
+    /// segments may be empty.
     pub records_path: Option<String>,
+}
+
+impl Format {
+    /// Checks the options: a CSV delimiter and quote are each one ASCII character, not a line break,
+    /// and differ; `header_row` is at least 1 (CSV, XLSX); a `records_path`, if set, is not empty
+    /// and has no empty segment. The message names the setting, e.g. "delimiter must be one ASCII
+    /// character, not 'é'".
+    pub fn validate(&self) -> Result<(), String> {
+        match self {
+            Format::Csv(options) => {
+                for (setting, c) in [("delimiter", options.delimiter), ("quote", options.quote)] {
+                    if !c.is_ascii() {
+                        return Err(format!("{setting} must be one ASCII character, not {c:?}"));
+                    }
+                    if matches!(c, '\n' | '\r') {
+                        return Err(format!("{setting} must not be a line break ({c:?})"));
+                    }
+                }
+                if options.delimiter == options.quote {
+                    return Err(format!(
+                        "delimiter and quote must be different characters, both are {:?}",
+                        options.delimiter
+                    ));
+                }
+                check_header_row(options.header_row)
+            }
+            Format::Xlsx(options) => check_header_row(options.header_row),
+            Format::Json(options) => match &options.records_path {
+                None => Ok(()),
+                Some(path) if path.trim().is_empty() => Err(
+                    "records_path must not be empty (leave it out when the top level is the array)"
+                        .to_string(),
+                ),
+                Some(path) if path.trim().split('.').any(|s| s.trim().is_empty()) => Err(format!(
+                    "records_path {path:?} has an empty segment; segments are separated by single dots"
+                )),
+                Some(_) => Ok(()),
+            },
+            Format::JsonLines => Ok(()),
+        }
+    }
+}
+
+fn check_header_row(header_row: usize) -> Result<(), String> {
+    if header_row == 0 {
+        Err("header_row must be 1 or more (the header's 1-based row), not 0".to_string())
+    } else {
+        Ok(())
+    }
 }
 
 /// Where in a source file a record or a problem is.
@@ -217,8 +269,13 @@ pub struct RawRecord {
     pub fields: Map<String, Value>,
 }
 
-/// Something in a file that could not be decoded as a record. The message never contains cell
-/// values (they may be children's names), only positions, counts and names of columns.
+/// Something in a file that could not be decoded (or not cleanly). The message never contains cell
+/// values or header texts (they may be children's names), only positions and counts.
+///
+/// A `lost` problem stands for a record (or a unit of the file: a row, a line, an element, the
+/// whole file) that could not be read and for which no [`RawRecord`] was produced: the caller
+/// accounts for it as one unreadable record. Any other problem concerns the record at the same
+/// location (or, at [`Location::File`] or a location without a record, the file).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DecodeProblem {
     /// Where.
@@ -227,14 +284,28 @@ pub struct DecodeProblem {
     pub column: Option<String>,
     /// What is wrong.
     pub message: String,
+    /// True exactly when no record was produced for what this problem stands for.
+    pub lost: bool,
 }
 
 impl DecodeProblem {
+    /// A problem about a record that was produced, or about the file (not lost).
     fn new(location: Location, message: impl Into<String>) -> Self {
         DecodeProblem {
             location,
             column: None,
             message: message.into(),
+            lost: false,
+        }
+    }
+
+    /// A record or unit of the file that could not be read: no record was produced for it.
+    fn lost(location: Location, message: impl Into<String>) -> Self {
+        DecodeProblem {
+            location,
+            column: None,
+            message: message.into(),
+            lost: true,
         }
     }
 
@@ -247,6 +318,7 @@ impl DecodeProblem {
             location,
             column: Some(column.into()),
             message: message.into(),
+            lost: false,
         }
     }
 }
@@ -267,33 +339,109 @@ pub struct Decoded {
     pub columns: Vec<String>,
     /// The records, in file order.
     pub records: Vec<RawRecord>,
-    /// Everything that could not be decoded, in file order.
+    /// Everything that could not be decoded (cleanly), sorted by location, file-level first; one
+    /// `lost` problem per row, line, element or file for which no record was produced.
     pub problems: Vec<DecodeProblem>,
     /// The text encoding actually used ("UTF-8", "windows-1250", …); `None` for spreadsheets.
     pub encoding: Option<&'static str>,
 }
 
 impl Decoded {
-    /// A result holding a single file-level problem and no records.
-    fn file_problem(message: impl Into<String>, encoding: Option<&'static str>) -> Self {
+    /// A result holding a single lost file-level problem (the file could not be read) and no records.
+    fn lost_file(message: impl Into<String>, encoding: Option<&'static str>) -> Self {
         Decoded {
             columns: Vec::new(),
             records: Vec::new(),
-            problems: vec![DecodeProblem::new(Location::File, message)],
+            problems: vec![DecodeProblem::lost(Location::File, message)],
             encoding,
         }
     }
 }
 
-/// Decodes a file's bytes. Never fails: a file it cannot read at all yields one problem with
-/// [`Location::File`] and no records.
+/// At most this many problems per file report lines with invalid bytes; one more problem counts the rest.
+const MAX_INVALID_LINE_PROBLEMS: usize = 100;
+
+/// Problems about the text decoding: Windows-1250 guessed for a file without a byte order mark
+/// (file), and one problem per line with invalid bytes (at `locate(line)`), at most
+/// [`MAX_INVALID_LINE_PROBLEMS`] plus one counting the rest. None of them is lost.
+fn text_problems(
+    text: &text::DecodedText,
+    lines: &[u64],
+    locate: impl Fn(u64) -> Location,
+) -> Vec<DecodeProblem> {
+    let mut problems = Vec::new();
+    if text.guessed {
+        problems.push(DecodeProblem::new(
+            Location::File,
+            format!(
+                "no byte-order mark and not valid UTF-8: read as {}; set encoding in the source's format to say which it is",
+                text.encoding
+            ),
+        ));
+    }
+    for &line in lines.iter().take(MAX_INVALID_LINE_PROBLEMS) {
+        problems.push(DecodeProblem::new(locate(line), text.invalid_message(line)));
+    }
+    if lines.len() > MAX_INVALID_LINE_PROBLEMS {
+        problems.push(DecodeProblem::new(
+            Location::File,
+            format!(
+                "… and {} more lines with invalid bytes for {}",
+                lines.len() - MAX_INVALID_LINE_PROBLEMS,
+                text.encoding
+            ),
+        ));
+    }
+    problems
+}
+
+/// Whether `bytes` hold nothing but an optional byte order mark and whitespace.
+fn is_blank(bytes: &[u8]) -> bool {
+    let blank_unit = |unit: u16| matches!(unit, 0x20 | 0x09 | 0x0A | 0x0C | 0x0D);
+    match encoding_rs::Encoding::for_bom(bytes) {
+        Some((encoding, length)) if encoding != encoding_rs::UTF_8 => {
+            let body = bytes.get(length..).unwrap_or_default();
+            let little = encoding == encoding_rs::UTF_16LE;
+            let units = body.chunks_exact(2);
+            units.remainder().is_empty()
+                && units.into_iter().all(|pair| match pair {
+                    [a, b] if little => blank_unit(u16::from_le_bytes([*a, *b])),
+                    [a, b] => blank_unit(u16::from_be_bytes([*a, *b])),
+                    _ => false,
+                })
+        }
+        Some((_, length)) => bytes
+            .get(length..)
+            .unwrap_or_default()
+            .iter()
+            .all(u8::is_ascii_whitespace),
+        None => bytes.iter().all(u8::is_ascii_whitespace),
+    }
+}
+
+/// Decodes a file's bytes. Never fails: what it cannot read becomes a problem, `lost` when no record
+/// was produced for it. A file it cannot read at all (or an invalid `format`, see
+/// [`Format::validate`]) yields one lost problem at [`Location::File`] and no records; an empty
+/// file (no bytes, or only a byte order mark and whitespace) one problem "the file is empty" that
+/// is not lost. Problems are sorted by location (file first), in file order within a location.
 pub fn decode(bytes: &[u8], format: &Format) -> Decoded {
-    match format {
+    if let Err(message) = format.validate() {
+        return Decoded::lost_file(format!("the format cannot be used: {message}"), None);
+    }
+    if is_blank(bytes) {
+        return Decoded {
+            problems: vec![DecodeProblem::new(Location::File, "the file is empty")],
+            ..Decoded::default()
+        };
+    }
+    let mut decoded = match format {
         Format::Csv(options) => csv::decode_csv(bytes, options),
         Format::Xlsx(options) => xlsx::decode_xlsx(bytes, options),
         Format::Json(options) => json::decode_json(bytes, options),
         Format::JsonLines => json::decode_json_lines(bytes),
-    }
+    };
+    decoded.problems.sort_by(|a, b| a.location.cmp(&b.location));
+    decoded
 }
 
 #[cfg(test)]
@@ -391,5 +539,113 @@ mod tests {
                 Location::Pointer("/a/10".into()),
             ]
         );
+    }
+
+    #[test]
+    fn validate_names_the_setting() {
+        let csv = |delimiter: char, quote: char, header_row: usize| {
+            Format::Csv(CsvFormat {
+                delimiter,
+                quote,
+                encoding: TextEncoding::Auto,
+                header_row,
+            })
+            .validate()
+        };
+        assert_eq!(csv(';', '"', 1), Ok(()));
+        assert_eq!(csv('\t', '\'', 3), Ok(()));
+        assert_eq!(
+            csv('é', '"', 1),
+            Err("delimiter must be one ASCII character, not 'é'".to_string())
+        );
+        assert_eq!(
+            csv(',', '«', 1),
+            Err("quote must be one ASCII character, not '«'".to_string())
+        );
+        assert_eq!(
+            csv('\n', '"', 1),
+            Err("delimiter must not be a line break ('\\n')".to_string())
+        );
+        assert_eq!(
+            csv(',', '\r', 1),
+            Err("quote must not be a line break ('\\r')".to_string())
+        );
+        assert_eq!(
+            csv(';', ';', 1),
+            Err("delimiter and quote must be different characters, both are ';'".to_string())
+        );
+        assert!(csv(',', '"', 0)
+            .unwrap_err()
+            .starts_with("header_row must be"));
+        let xlsx = Format::Xlsx(XlsxFormat {
+            sheet: None,
+            header_row: 0,
+        });
+        assert!(xlsx
+            .validate()
+            .unwrap_err()
+            .starts_with("header_row must be"));
+        assert_eq!(Format::Xlsx(XlsxFormat::default()).validate(), Ok(()));
+        let json = |path: Option<&str>| {
+            Format::Json(JsonFormat {
+                records_path: path.map(str::to_string),
+            })
+            .validate()
+        };
+        assert_eq!(json(None), Ok(()));
+        assert_eq!(json(Some("data.inspections")), Ok(()));
+        assert_eq!(json(Some("data.0.items")), Ok(()));
+        for bad in ["", "  ", ".data", "data.", "data..items"] {
+            let message = json(Some(bad)).unwrap_err();
+            assert!(message.starts_with("records_path"), "{message}");
+        }
+        assert_eq!(Format::JsonLines.validate(), Ok(()));
+        // decode reports an invalid format as one lost problem for the file.
+        let decoded = decode(
+            b"a;b\n1;2\n",
+            &Format::Csv(CsvFormat {
+                delimiter: ';',
+                quote: ';',
+                ..CsvFormat::default()
+            }),
+        );
+        assert!(decoded.records.is_empty());
+        assert_eq!(decoded.problems.len(), 1);
+        assert!(decoded.problems[0].lost);
+        assert_eq!(decoded.problems[0].location, Location::File);
+        assert!(decoded.problems[0].message.contains("delimiter and quote"));
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct SourceToml {
+        #[allow(dead_code)]
+        format: Format,
+    }
+
+    /// Unknown keys in a format table are an error naming the key, also through the `format` tag.
+    #[test]
+    fn unknown_format_keys_are_rejected() {
+        let ok: SourceToml = toml::from_str("format = {format=\"csv\", delimiter=\";\"}").unwrap();
+        assert_eq!(
+            ok.format,
+            Format::Csv(CsvFormat {
+                delimiter: ';',
+                ..CsvFormat::default()
+            })
+        );
+        for text in [
+            "format = {format=\"csv\", delimeter=\";\"}",
+            "[format]\nformat = \"xlsx\"\nsheet = \"A\"\ndelimeter = \";\"\n",
+            "format = {format=\"json\", records_path=\"a\", delimeter=\";\"}",
+        ] {
+            let error = toml::from_str::<SourceToml>(text).unwrap_err().to_string();
+            assert!(error.contains("delimeter"), "{error}");
+        }
+        let error = serde_json::from_str::<Format>(r#"{"format":"csv","delimeter":";"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("delimeter"), "{error}");
+        // Through `#[serde(flatten)]` too.
+        assert!(serde_json::from_str::<Source>(r#"{"format":"csv","delimeter":";"}"#).is_err());
     }
 }

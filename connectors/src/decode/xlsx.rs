@@ -12,12 +12,13 @@ use super::{DecodeProblem, Decoded, Location, RawRecord, XlsxFormat};
 /// Decodes workbook bytes; see [`super::decode`].
 pub(super) fn decode_xlsx(bytes: &[u8], options: &XlsxFormat) -> Decoded {
     if options.header_row == 0 {
-        return Decoded::file_problem("header_row is 1-based; 0 is not a row", None);
+        // `Format::validate`, called by `decode`, reports this first.
+        return Decoded::lost_file("header_row must be 1 or more, not 0", None);
     }
     let mut workbook = match open_workbook_auto_from_rs(Cursor::new(bytes)) {
         Ok(workbook) => workbook,
         Err(_) => {
-            return Decoded::file_problem(
+            return Decoded::lost_file(
                 "not a readable workbook (expected an XLSX, XLS, XLSB or ODS file)",
                 None,
             )
@@ -28,7 +29,7 @@ pub(super) fn decode_xlsx(bytes: &[u8], options: &XlsxFormat) -> Decoded {
         Some(wanted) => match names.iter().find(|n| *n == wanted) {
             Some(name) => name.clone(),
             None => {
-                return Decoded::file_problem(
+                return Decoded::lost_file(
                     format!(
                         "the workbook has no sheet {wanted:?}; its sheets are {}",
                         quoted_list(&names)
@@ -39,21 +40,27 @@ pub(super) fn decode_xlsx(bytes: &[u8], options: &XlsxFormat) -> Decoded {
         },
         None => match names.first() {
             Some(name) => name.clone(),
-            None => return Decoded::file_problem("the workbook has no sheets", None),
+            None => return Decoded::lost_file("the workbook has no sheets", None),
         },
     };
     let range = match workbook.worksheet_range(&sheet) {
         Ok(range) => range,
         Err(error) => {
-            return Decoded::file_problem(format!("cannot read sheet {sheet:?}: {error}"), None)
+            return Decoded::lost_file(format!("cannot read sheet {sheet:?}: {error}"), None)
         }
     };
     let (Some((first_row, _)), Some((last_row, _))) = (range.start(), range.end()) else {
-        return Decoded::file_problem(format!("sheet {sheet:?} is empty"), None);
+        return Decoded {
+            problems: vec![DecodeProblem::new(
+                Location::File,
+                format!("sheet {sheet:?} is empty"),
+            )],
+            ..Decoded::default()
+        };
     };
     let header_index = u32::try_from(options.header_row - 1).unwrap_or(u32::MAX);
     if header_index > last_row {
-        return Decoded::file_problem(
+        return Decoded::lost_file(
             format!(
                 "sheet {sheet:?} has no row {} (the header row); its last row is {}",
                 options.header_row,
@@ -75,7 +82,7 @@ pub(super) fn decode_xlsx(bytes: &[u8], options: &XlsxFormat) -> Decoded {
             .unwrap_or_default()
     };
     if header_texts.iter().all(|t| t.trim().is_empty()) {
-        return Decoded::file_problem(
+        return Decoded::lost_file(
             format!(
                 "the header row {} of sheet {sheet:?} is empty",
                 options.header_row
@@ -117,6 +124,12 @@ pub(super) fn decode_xlsx(bytes: &[u8], options: &XlsxFormat) -> Decoded {
         if non_empty {
             decoded.records.push(RawRecord { location, fields });
         }
+    }
+    if decoded.records.is_empty() {
+        decoded.problems.push(DecodeProblem::new(
+            Location::File,
+            "the file has a header but no rows",
+        ));
     }
     decoded
 }

@@ -1,6 +1,6 @@
 //! CSV writer: configurable delimiter, line ending, byte order mark and text encoding (UTF-8,
 //! UTF-16LE/BE, Windows-1250, Windows-1252); a value the encoding cannot hold is an error naming
-//! its row and column.
+//! its row and column. Optionally guards text that a spreadsheet program would run as a formula.
 
 use std::path::Path;
 
@@ -22,6 +22,10 @@ pub struct CsvWriteOptions {
     pub bom: bool,
     /// End lines with CR LF instead of LF.
     pub crlf: bool,
+    /// Write a [`Cell::Text`] that starts with `=`, `+`, `-`, `@`, a tab or a carriage return with a
+    /// leading apostrophe `'`, so that spreadsheet programs show it instead of running it as a
+    /// formula (CSV injection). Numbers, dates and the header are never changed. Default false.
+    pub guard_formulas: bool,
 }
 
 impl Default for CsvWriteOptions {
@@ -31,6 +35,7 @@ impl Default for CsvWriteOptions {
             encoding: TextEncoding::Utf8,
             bom: false,
             crlf: false,
+            guard_formulas: false,
         }
     }
 }
@@ -70,7 +75,12 @@ pub fn csv_bytes(table: &Table, options: &CsvWriteOptions) -> Result<Vec<u8>, Si
     let mut fields: Vec<String> = Vec::with_capacity(table.columns.len());
     for row in &table.rows {
         fields.clear();
-        fields.extend(row.iter().map(Cell::to_text));
+        fields.extend(row.iter().map(|cell| match cell {
+            Cell::Text(text) if options.guard_formulas && starts_like_formula(text) => {
+                format!("'{text}")
+            }
+            other => other.to_text(),
+        }));
         writer.write_record(&fields).map_err(csv_error)?;
     }
     let utf8 = writer
@@ -114,6 +124,11 @@ pub fn csv_bytes(table: &Table, options: &CsvWriteOptions) -> Result<Vec<u8>, Si
             Ok(bytes.into_owned())
         }
     }
+}
+
+/// Whether a spreadsheet program might take `text` for a formula (OWASP: CSV injection).
+fn starts_like_formula(text: &str) -> bool {
+    text.starts_with(['=', '+', '-', '@', '\t', '\r'])
 }
 
 fn into_string(utf8: Vec<u8>) -> Result<String, SinkError> {
@@ -207,7 +222,14 @@ mod tests {
                 }),
             );
             assert_eq!(decoded.encoding, Some("windows-1250"));
-            assert!(decoded.problems.is_empty(), "{:?}", decoded.problems);
+            if encoding == TextEncoding::Auto {
+                // Changed: the guess is now reported for the file (not lost).
+                assert_eq!(decoded.problems.len(), 1, "{:?}", decoded.problems);
+                assert_eq!(decoded.problems[0].location, Location::File);
+                assert!(!decoded.problems[0].lost);
+            } else {
+                assert!(decoded.problems.is_empty(), "{:?}", decoded.problems);
+            }
             let names: Vec<_> = decoded
                 .records
                 .iter()
@@ -313,5 +335,42 @@ mod tests {
             ..CsvWriteOptions::default()
         };
         assert!(csv_bytes(&table, &options).is_err());
+    }
+
+    /// `guard_formulas` prefixes text that looks like a formula with an apostrophe; numbers stay.
+    #[test]
+    fn formula_guard_prefixes_risky_text_only() {
+        let mut table = Table::new("t", &["=header", "value"]);
+        for cell in [
+            Cell::text("=HYPERLINK(\"http://x\")"),
+            Cell::text("+1"),
+            Cell::text("-2"),
+            Cell::text("@SUM(A1)"),
+            Cell::text("\tx"),
+            Cell::text("\ry"),
+            Cell::text("a=b"),
+            Cell::Integer(-5),
+            Cell::Number(-1.5),
+            Cell::Empty,
+        ] {
+            table.rows.push(vec![Cell::text("r"), cell]);
+        }
+        let guarded = csv_bytes(
+            &table,
+            &CsvWriteOptions {
+                guard_formulas: true,
+                ..CsvWriteOptions::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(guarded).unwrap(),
+            "=header,value\nr,\"'=HYPERLINK(\"\"http://x\"\")\"\nr,'+1\nr,'-2\nr,'@SUM(A1)\nr,'\tx\nr,\"'\ry\"\nr,a=b\nr,-5\nr,-1.5\nr,\n"
+        );
+        // Off by default: written as is.
+        assert!(!CsvWriteOptions::default().guard_formulas);
+        let plain = csv_bytes(&table, &CsvWriteOptions::default()).unwrap();
+        let plain = String::from_utf8(plain).unwrap();
+        assert!(plain.contains("\nr,+1\nr,-2\nr,@SUM(A1)\n"), "{plain}");
     }
 }

@@ -1,7 +1,11 @@
 //! XLSX writer: one sheet per table in constant-memory mode (rows streamed to a temporary file), bold
 //! frozen header, cheap column widths, real date cells formatted dd.mm.yyyy, and byte-identical
-//! output for identical input (fixed document creation time).
+//! output for identical input (fixed document creation time). A table longer than a worksheet
+//! continues on further sheets "<name> (2)", "<name> (3)", … each with the header; a text longer
+//! than a cell holds is cut to fit and ends with "…".
 
+use std::borrow::Cow;
+use std::collections::HashSet;
 use std::path::Path;
 
 use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook, Worksheet, XlsxError};
@@ -11,8 +15,12 @@ use super::{check_shape, SinkError};
 
 /// Rows looked at to size columns; bigger sheets are sized from their first rows only.
 const WIDTH_SAMPLE_ROWS: usize = 1000;
-/// Excel's row limit, header included.
-const MAX_ROWS: usize = 1_048_576;
+/// Data rows per worksheet: Excel's limit of 1,048,576 rows less the header.
+const MAX_DATA_ROWS: usize = 1_048_575;
+/// Excel's limit on the length of a cell's text, in UTF-16 code units.
+const MAX_CELL_TEXT: usize = 32_767;
+/// Excel's limit on the length of a sheet name, in UTF-16 code units.
+const MAX_SHEET_NAME: usize = 31;
 /// Integers beyond this many digits lose precision in Excel; they are written as text.
 const MAX_EXACT_INTEGER: i64 = 999_999_999_999_999;
 
@@ -28,7 +36,7 @@ pub fn write_xlsx(path: &Path, sheets: &[Table]) -> Result<(), SinkError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         workbook.set_tempdir(parent).map_err(failed)?;
     }
-    fill_workbook(&mut workbook, sheets).map_err(|e| match e {
+    fill_workbook(&mut workbook, sheets, MAX_DATA_ROWS).map_err(|e| match e {
         Filled::Sink(e) => e,
         Filled::Xlsx(e) => failed(e),
     })?;
@@ -37,9 +45,14 @@ pub fn write_xlsx(path: &Path, sheets: &[Table]) -> Result<(), SinkError> {
 
 /// The workbook [`write_xlsx`] would write, as bytes (temporary files in the system temp folder).
 pub fn xlsx_bytes(sheets: &[Table]) -> Result<Vec<u8>, SinkError> {
+    xlsx_bytes_with_row_limit(sheets, MAX_DATA_ROWS)
+}
+
+/// [`xlsx_bytes`] with at most `max_data_rows` data rows per worksheet (tests split small tables).
+fn xlsx_bytes_with_row_limit(sheets: &[Table], max_data_rows: usize) -> Result<Vec<u8>, SinkError> {
     let failed = |e: XlsxError| SinkError::Invalid(format!("cannot build the workbook: {e}"));
     let mut workbook = Workbook::new();
-    fill_workbook(&mut workbook, sheets).map_err(|e| match e {
+    fill_workbook(&mut workbook, sheets, max_data_rows).map_err(|e| match e {
         Filled::Sink(e) => e,
         Filled::Xlsx(e) => failed(e),
     })?;
@@ -57,51 +70,109 @@ impl From<XlsxError> for Filled {
     }
 }
 
-fn fill_workbook(workbook: &mut Workbook, sheets: &[Table]) -> Result<(), Filled> {
+fn fill_workbook(
+    workbook: &mut Workbook,
+    sheets: &[Table],
+    max_data_rows: usize,
+) -> Result<(), Filled> {
     let created = ExcelDateTime::from_ymd(2000, 1, 1)?;
     workbook.set_properties(&DocProperties::new().set_creation_datetime(&created));
     let header = Format::new().set_bold();
     let date = Format::new().set_num_format("dd.mm.yyyy");
+    let max_data_rows = max_data_rows.max(1);
+    // Sheet names in use (Excel compares them case-insensitively).
+    let mut used: HashSet<String> = sheets
+        .iter()
+        .filter(|t| !t.name.is_empty())
+        .map(|t| t.name.to_lowercase())
+        .collect();
     for table in sheets {
         check_shape(table).map_err(Filled::Sink)?;
-        if table.rows.len() >= MAX_ROWS {
-            return Err(Filled::Sink(SinkError::Invalid(format!(
-                "table {:?} has {} rows; a worksheet holds at most {}",
-                table.name,
-                table.rows.len(),
-                MAX_ROWS - 1
-            ))));
-        }
+        let widths = column_widths(table);
+        let mut parts = table.rows.chunks(max_data_rows);
+        let first = parts.next().unwrap_or_default();
         let sheet = workbook.add_worksheet_with_constant_memory()?;
         if !table.name.is_empty() {
             sheet.set_name(&table.name)?;
         }
-        write_sheet(sheet, table, &header, &date)?;
+        write_sheet(sheet, table, first, &widths, &header, &date)?;
+        let mut number = 2_usize;
+        for part in parts {
+            let name = loop {
+                let candidate = part_name(&table.name, number);
+                number += 1;
+                if used.insert(candidate.to_lowercase()) {
+                    break candidate;
+                }
+            };
+            let sheet = workbook.add_worksheet_with_constant_memory()?;
+            sheet.set_name(&name)?;
+            write_sheet(sheet, table, part, &widths, &header, &date)?;
+        }
     }
     Ok(())
+}
+
+/// "<name> (n)", the name shortened to keep within Excel's 31 characters; "Sheet (n)" when unnamed.
+fn part_name(name: &str, number: usize) -> String {
+    let suffix = format!(" ({number})");
+    let base = if name.is_empty() { "Sheet" } else { name };
+    let room = MAX_SHEET_NAME.saturating_sub(suffix.len());
+    let mut kept = String::new();
+    let mut length = 0;
+    for c in base.chars() {
+        length += c.len_utf16();
+        if length > room {
+            break;
+        }
+        kept.push(c);
+    }
+    format!("{}{suffix}", kept.trim_end())
+}
+
+/// `text` cut to Excel's cell limit, ending with "…" when cut.
+fn fit_cell_text(text: &str) -> Cow<'_, str> {
+    if text.len() <= MAX_CELL_TEXT || text.encode_utf16().count() <= MAX_CELL_TEXT {
+        return Cow::Borrowed(text);
+    }
+    let room = MAX_CELL_TEXT - '…'.len_utf16();
+    let mut length = 0;
+    let mut end = 0;
+    for (index, c) in text.char_indices() {
+        length += c.len_utf16();
+        if length > room {
+            break;
+        }
+        end = index + c.len_utf8();
+    }
+    let mut cut = text.get(..end).unwrap_or_default().to_string();
+    cut.push('…');
+    Cow::Owned(cut)
 }
 
 fn write_sheet(
     sheet: &mut Worksheet,
     table: &Table,
+    rows: &[Vec<Cell>],
+    widths: &[f64],
     header: &Format,
     date: &Format,
 ) -> Result<(), XlsxError> {
-    for (col, width) in column_widths(table).into_iter().enumerate() {
-        sheet.set_column_width(col_num(col)?, width)?;
+    for (col, width) in widths.iter().enumerate() {
+        sheet.set_column_width(col_num(col)?, *width)?;
     }
     sheet.set_freeze_panes(1, 0)?;
     for (col, name) in table.columns.iter().enumerate() {
-        sheet.write_string_with_format(0, col_num(col)?, name, header)?;
+        sheet.write_string_with_format(0, col_num(col)?, fit_cell_text(name), header)?;
     }
-    for (index, row) in table.rows.iter().enumerate() {
+    for (index, row) in rows.iter().enumerate() {
         let r = u32::try_from(index + 1).map_err(|_| XlsxError::RowColumnLimitError)?;
         for (col, cell) in row.iter().enumerate() {
             let c = col_num(col)?;
             match cell {
                 Cell::Empty => {}
                 Cell::Text(s) => {
-                    sheet.write_string(r, c, s)?;
+                    sheet.write_string(r, c, fit_cell_text(s))?;
                 }
                 Cell::Integer(i) if i.abs() <= MAX_EXACT_INTEGER => {
                     sheet.write_number(r, c, *i as f64)?;
@@ -258,6 +329,7 @@ mod tests {
         assert!(missing.records.is_empty());
         assert_eq!(missing.problems.len(), 1);
         assert_eq!(missing.problems[0].location, Location::File);
+        assert!(missing.problems[0].lost);
         assert!(missing.problems[0]
             .message
             .contains("\"cases\", \"summary\""));
@@ -300,5 +372,109 @@ mod tests {
         assert!(decoded.records.is_empty());
         assert_eq!(decoded.problems.len(), 1);
         assert_eq!(decoded.problems[0].location, Location::File);
+        assert!(decoded.problems[0].lost);
+
+        // Not lost: an empty file and a sheet with a header but no rows.
+        let decoded = decode(b"", &Format::Xlsx(XlsxFormat::default()));
+        assert_eq!(decoded.problems.len(), 1);
+        assert_eq!(decoded.problems[0].message, "the file is empty");
+        assert!(!decoded.problems[0].lost);
+        let mut header_only = Table::new("s", &["a", "b"]);
+        header_only.rows.push(vec![Cell::Empty, Cell::Empty]);
+        let bytes = xlsx_bytes(&[header_only]).unwrap();
+        let decoded = decode(&bytes, &Format::Xlsx(XlsxFormat::default()));
+        assert!(decoded.records.is_empty());
+        assert_eq!(decoded.columns, ["a", "b"]);
+        assert_eq!(decoded.problems.len(), 1);
+        assert_eq!(decoded.problems[0].location, Location::File);
+        assert_eq!(
+            decoded.problems[0].message,
+            "the file has a header but no rows"
+        );
+        assert!(!decoded.problems[0].lost);
+        let bytes = xlsx_bytes(&[Table::new("blank", &[])]).unwrap();
+        let decoded = decode(&bytes, &Format::Xlsx(XlsxFormat::default()));
+        assert!(decoded.records.is_empty());
+        assert_eq!(decoded.problems.len(), 1);
+        assert_eq!(decoded.problems[0].message, "sheet \"blank\" is empty");
+        assert!(!decoded.problems[0].lost);
+    }
+
+    /// Regression: one text over Excel's 32,767-character limit failed the whole workbook.
+    #[test]
+    fn overlong_text_is_cut_to_fit() {
+        let mut table = Table::new("notes", &["id", "note"]);
+        let long = "ë".repeat(40_000);
+        // A character of two UTF-16 units right at the limit is not split.
+        let mut surrogate = "a".repeat(MAX_CELL_TEXT - 2);
+        surrogate.push('😀');
+        surrogate.push_str("tail");
+        let exact = "x".repeat(MAX_CELL_TEXT);
+        for (id, text) in [&long, &surrogate, &exact].into_iter().enumerate() {
+            table
+                .rows
+                .push(vec![Cell::Integer(id as i64), Cell::text(text.as_str())]);
+        }
+        let bytes = xlsx_bytes(&[table]).unwrap();
+        let decoded = decode(&bytes, &Format::Xlsx(XlsxFormat::default()));
+        assert!(decoded.problems.is_empty(), "{:?}", decoded.problems);
+        let notes: Vec<String> = decoded
+            .records
+            .iter()
+            .map(|r| r.fields["note"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(notes[0].encode_utf16().count(), MAX_CELL_TEXT);
+        assert!(notes[0].ends_with("ëë…"));
+        assert_eq!(notes[1], format!("{}…", "a".repeat(MAX_CELL_TEXT - 2)));
+        assert_eq!(notes[2], exact);
+        assert_eq!(fit_cell_text("short"), "short");
+    }
+
+    /// Tables longer than a worksheet continue on "<name> (2)", "<name> (3)", … with the header.
+    #[test]
+    fn long_table_continues_on_further_sheets() {
+        let mut cases = Table::new("cases", &["id", "name"]);
+        for i in 0..5 {
+            cases
+                .rows
+                .push(vec![Cell::Integer(i), Cell::text(format!("n{i}"))]);
+        }
+        let mut other = Table::new("cases (2)", &["x"]);
+        other.rows.push(vec![Cell::Integer(9)]);
+        let bytes = xlsx_bytes_with_row_limit(&[cases, other], 2).unwrap();
+        let sheet = |name: &str| {
+            decode(
+                &bytes,
+                &Format::Xlsx(XlsxFormat {
+                    sheet: Some(name.into()),
+                    header_row: 1,
+                }),
+            )
+        };
+        let mut ids = Vec::new();
+        for (name, count) in [("cases", 2), ("cases (3)", 2), ("cases (4)", 1)] {
+            let decoded = sheet(name);
+            assert!(
+                decoded.problems.is_empty(),
+                "{name}: {:?}",
+                decoded.problems
+            );
+            assert_eq!(decoded.columns, ["id", "name"], "{name}");
+            assert_eq!(decoded.records.len(), count, "{name}");
+            assert_eq!(decoded.records[0].location, Location::Row(2));
+            ids.extend(decoded.records.iter().map(|r| r.fields["id"].clone()));
+        }
+        assert_eq!(ids, [json!(0), json!(1), json!(2), json!(3), json!(4)]);
+        let other = sheet("cases (2)");
+        assert_eq!(other.columns, ["x"]);
+        assert_eq!(other.records.len(), 1);
+
+        assert_eq!(part_name("cases", 2), "cases (2)");
+        assert_eq!(part_name("", 3), "Sheet (3)");
+        let long = part_name(&"k".repeat(31), 12);
+        assert_eq!(long, format!("{} (12)", "k".repeat(26)));
+        assert_eq!(long.chars().count(), 31);
+        // The real limit is Excel's.
+        assert_eq!(MAX_DATA_ROWS, 1_048_575);
     }
 }

@@ -1,5 +1,6 @@
 //! File drop source: list files in a folder by glob (sorted, deterministic), read bytes, sha256.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::fs;
 use std::io;
@@ -72,10 +73,22 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Files (not folders) in `dir` matching `glob` (relative to `dir`, e.g. `*.csv` or `**/*.xlsx`),
-/// sorted by their path relative to `dir`. `*` does not cross `/`, and hidden files (a name
-/// starting with `.`, such as office lock files) only match a pattern that names the dot.
-/// Returned paths are `dir` joined with the relative path.
+/// sorted by their path relative to `dir`. The match ignores case (`IDENTIFIKIMET.CSV` matches
+/// `*.csv`), `*` does not cross `/`, and hidden files (a name starting with `.`, such as office lock
+/// files) only match a pattern that names the dot. Returned paths are `dir` joined with the
+/// relative path. Entries that cannot be read are left out; see [`list_files_with_skips`].
 pub fn list_files(dir: &Path, glob: &str) -> Result<Vec<PathBuf>, SourceError> {
+    list_files_with_skips(dir, glob).map(|(files, _)| files)
+}
+
+/// [`list_files`], plus a message ("cannot read <path>: <reason>") for every entry that could
+/// not be read (an unreadable subfolder, a dangling link, …) and was skipped, so that one bad
+/// entry does not stop the listing. Only entries the pattern could match are looked at. An `Err`
+/// is for a bad pattern or a folder that is missing or cannot be listed itself.
+pub fn list_files_with_skips(
+    dir: &Path,
+    glob: &str,
+) -> Result<(Vec<PathBuf>, Vec<String>), SourceError> {
     if !dir.is_dir() {
         return Err(SourceError::MissingDir(dir.to_path_buf()));
     }
@@ -97,37 +110,140 @@ pub fn list_files(dir: &Path, glob: &str) -> Result<Vec<PathBuf>, SourceError> {
             "the pattern must stay inside the source folder",
         ));
     }
-    let dir_text = dir.to_string_lossy();
-    let full = format!(
-        "{}/{}",
-        glob::Pattern::escape(dir_text.trim_end_matches('/')),
-        glob
-    );
-    let options = glob::MatchOptions {
-        case_sensitive: true,
-        require_literal_separator: true,
-        require_literal_leading_dot: true,
-    };
-    let paths = glob::glob_with(&full, options).map_err(|e| pattern_error(e.msg))?;
-    let mut found: Vec<(String, PathBuf)> = Vec::new();
-    for entry in paths {
-        let path = entry.map_err(|e| {
-            let path = e.path().to_path_buf();
-            SourceError::Io {
-                action: "list",
-                path,
-                source: e.into(),
-            }
-        })?;
-        if !path.is_file() {
-            continue;
-        }
-        let name = relative_name(dir, &path).unwrap_or_else(|| path.to_string_lossy().into_owned());
-        found.push((name, path));
+    // `./a//*.csv` is `a/*.csv`; matched in lower case so that case does not matter.
+    let segments: Vec<String> = glob
+        .split('/')
+        .filter(|s| !s.is_empty() && *s != ".")
+        .map(str::to_lowercase)
+        .collect();
+    if segments.is_empty() {
+        return Err(pattern_error("the pattern names no file"));
     }
+    let pattern = glob::Pattern::new(&segments.join("/")).map_err(|e| pattern_error(e.msg))?;
+    let recursive_from = segments.iter().position(|s| s == "**");
+    let leading = segments
+        .iter()
+        .take(recursive_from.unwrap_or(segments.len()))
+        .map(|s| glob::Pattern::new(s).map_err(|e| pattern_error(e.msg)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let entries = fs::read_dir(dir).map_err(|source| SourceError::Io {
+        action: "list",
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut walk = Walk {
+        pattern,
+        leading,
+        max_depth: if recursive_from.is_some() {
+            usize::MAX
+        } else {
+            segments.len()
+        },
+        hidden_dirs: segments.iter().any(|s| s.starts_with('.')),
+        files: Vec::new(),
+        skipped: Vec::new(),
+        visited: HashSet::new(),
+    };
+    if let Ok(canonical) = fs::canonicalize(dir) {
+        walk.visited.insert(canonical);
+    }
+    walk.visit(dir, "", 1, entries);
+    let mut found = walk.files;
     found.sort();
     found.dedup_by(|a, b| a.0 == b.0);
-    Ok(found.into_iter().map(|(_, path)| path).collect())
+    Ok((
+        found.into_iter().map(|(_, path)| path).collect(),
+        walk.skipped,
+    ))
+}
+
+/// Options of every match: `*` stays within a folder, hidden names need a literal dot.
+const MATCH: glob::MatchOptions = glob::MatchOptions {
+    case_sensitive: false,
+    require_literal_separator: true,
+    require_literal_leading_dot: true,
+};
+
+/// A walk of the source folder for [`list_files_with_skips`].
+struct Walk {
+    /// The whole pattern, lower case.
+    pattern: glob::Pattern,
+    /// The pattern's segments before any `**`: a folder at depth d must match segment d.
+    leading: Vec<glob::Pattern>,
+    /// Deepest level a match can be at (1 = directly in the folder).
+    max_depth: usize,
+    /// Whether to enter hidden folders below a `**` (only when the pattern names a dot).
+    hidden_dirs: bool,
+    /// (relative name, path) of every matching file.
+    files: Vec<(String, PathBuf)>,
+    /// Entries that could not be read.
+    skipped: Vec<String>,
+    /// Folders entered, resolved, so that a link loop is entered once.
+    visited: HashSet<PathBuf>,
+}
+
+impl Walk {
+    fn visit(&mut self, dir: &Path, relative: &str, depth: usize, entries: fs::ReadDir) {
+        for entry in entries {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(error) => {
+                    self.skipped.push(format!(
+                        "cannot read an entry of {}: {error}",
+                        dir.display()
+                    ));
+                    continue;
+                }
+            };
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let relative = if relative.is_empty() {
+                name.clone()
+            } else {
+                format!("{relative}/{name}")
+            };
+            let path = entry.path();
+            let matches = self.pattern.matches_with(&relative.to_lowercase(), MATCH);
+            // Follows links, as a listing by glob does.
+            let metadata = match fs::metadata(&path) {
+                Ok(metadata) => metadata,
+                Err(error) => {
+                    if matches || self.may_enter(&name, depth) {
+                        self.skipped
+                            .push(format!("cannot read {}: {error}", path.display()));
+                    }
+                    continue;
+                }
+            };
+            if metadata.is_file() {
+                if matches {
+                    self.files.push((relative, path));
+                }
+            } else if metadata.is_dir() && self.may_enter(&name, depth) {
+                if let Ok(canonical) = fs::canonicalize(&path) {
+                    if !self.visited.insert(canonical) {
+                        continue;
+                    }
+                }
+                match fs::read_dir(&path) {
+                    Ok(entries) => self.visit(&path, &relative, depth + 1, entries),
+                    Err(error) => self
+                        .skipped
+                        .push(format!("cannot read {}: {error}", path.display())),
+                }
+            }
+        }
+    }
+
+    /// Whether a match can lie inside the folder `name` at `depth`.
+    fn may_enter(&self, name: &str, depth: usize) -> bool {
+        if depth >= self.max_depth {
+            return false;
+        }
+        match self.leading.get(depth.saturating_sub(1)) {
+            Some(segment) => segment.matches_with(&name.to_lowercase(), MATCH),
+            None => self.hidden_dirs || !name.starts_with('.'),
+        }
+    }
 }
 
 /// Reads `path` (absolute under `dir`, or relative to `dir`) whole and computes its digest.
@@ -231,5 +347,90 @@ mod tests {
         assert!(err.to_string().starts_with("cannot read "), "{err}");
         assert!(err.to_string().contains("absent.csv"), "{err}");
         assert!(read_file(tmp.path(), Path::new("/etc/hostname")).is_err());
+    }
+
+    /// Regression: `IDENTIFIKIMET.CSV` did not match `*.csv`.
+    #[test]
+    fn matching_ignores_case() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        fs::create_dir_all(dir.join("Police")).unwrap();
+        fs::write(dir.join("IDENTIFIKIMET.CSV"), "a").unwrap();
+        fs::write(dir.join("b.Csv"), "b").unwrap();
+        fs::write(dir.join("Ëxport.csv"), "c").unwrap();
+        fs::write(dir.join("Police/Rasti.CSV"), "d").unwrap();
+        fs::write(dir.join("notes.txt"), "n").unwrap();
+        let names = |glob: &str| -> Vec<String> {
+            list_files(dir, glob)
+                .unwrap()
+                .iter()
+                .map(|p| relative_name(dir, p).unwrap())
+                .collect()
+        };
+        assert_eq!(names("*.csv"), ["IDENTIFIKIMET.CSV", "b.Csv", "Ëxport.csv"]);
+        assert_eq!(names("./*.CSV"), names("*.csv"));
+        assert_eq!(names("identifikimet.csv"), ["IDENTIFIKIMET.CSV"]);
+        assert_eq!(names("ëxport.*"), ["Ëxport.csv"]);
+        assert_eq!(names("police/*.csv"), ["Police/Rasti.CSV"]);
+        assert_eq!(
+            names("**/*.csv"),
+            [
+                "IDENTIFIKIMET.CSV",
+                "Police/Rasti.CSV",
+                "b.Csv",
+                "Ëxport.csv"
+            ]
+        );
+    }
+
+    /// Regression: one unreadable entry aborted the whole listing.
+    #[cfg(unix)]
+    #[test]
+    fn unreadable_entries_are_skipped_and_named() {
+        use std::os::unix::fs::{symlink, PermissionsExt};
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        fs::write(dir.join("a.csv"), "a").unwrap();
+        fs::write(dir.join("c.csv"), "c").unwrap();
+        symlink(dir.join("gone.csv"), dir.join("b.csv")).unwrap();
+        symlink(dir.join("nothing"), dir.join("ignored.txt")).unwrap();
+        fs::create_dir_all(dir.join("sub")).unwrap();
+        fs::write(dir.join("sub/d.csv"), "d").unwrap();
+        // A link loop is entered once.
+        symlink(dir, dir.join("sub/loop")).unwrap();
+
+        let (files, skipped) = list_files_with_skips(dir, "*.csv").unwrap();
+        let names: Vec<_> = files
+            .iter()
+            .map(|p| relative_name(dir, p).unwrap())
+            .collect();
+        assert_eq!(names, ["a.csv", "c.csv"]);
+        assert_eq!(skipped.len(), 1, "{skipped:?}");
+        assert!(skipped[0].starts_with("cannot read "), "{skipped:?}");
+        assert!(skipped[0].contains("b.csv"), "{skipped:?}");
+        assert_eq!(list_files(dir, "*.csv").unwrap(), files);
+
+        let (files, _) = list_files_with_skips(dir, "**/*.csv").unwrap();
+        let names: Vec<_> = files
+            .iter()
+            .map(|p| relative_name(dir, p).unwrap())
+            .collect();
+        assert_eq!(names, ["a.csv", "c.csv", "sub/d.csv"]);
+
+        // An unreadable subfolder (root reads it anyway, so only checked when the mode holds).
+        let locked = dir.join("locked");
+        fs::create_dir_all(&locked).unwrap();
+        fs::write(locked.join("e.csv"), "e").unwrap();
+        fs::set_permissions(&locked, fs::Permissions::from_mode(0o000)).unwrap();
+        let unreadable = fs::read_dir(&locked).is_err();
+        let result = list_files_with_skips(dir, "**/*.csv");
+        fs::set_permissions(&locked, fs::Permissions::from_mode(0o755)).unwrap();
+        let (files, skipped) = result.unwrap();
+        if unreadable {
+            assert_eq!(files.len(), 3);
+            assert!(skipped.iter().any(|s| s.contains("locked")), "{skipped:?}");
+        } else {
+            assert_eq!(files.len(), 4);
+        }
     }
 }

@@ -2,4 +2,4 @@
 
 pub mod file;
 
-pub use file::{list_files, read_file, sha256_hex, SourceError, SourceFile};
+pub use file::{list_files, list_files_with_skips, read_file, sha256_hex, SourceError, SourceFile};

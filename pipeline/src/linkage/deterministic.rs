@@ -39,11 +39,12 @@ impl Linker for DeterministicLinker {
             for (i, record) in records.iter().enumerate() {
                 let Some(key) = key_of(record) else { continue };
                 match first_with.get(&key) {
-                    Some(&first) => {
+                    Some(&first) if compatible(&records[first], record) => {
                         if sets.union(first, i) {
                             linked += 1;
                         }
                     }
+                    Some(_) => {}
                     None => {
                         first_with.insert(key, i);
                     }
@@ -59,6 +60,16 @@ impl Linker for DeterministicLinker {
     }
 }
 
+/// Two records sharing a key still are not one child when they contradict each other on sex or on a
+/// full date of birth (a mistyped or reused personal number must not merge two children).
+fn compatible(a: &LinkRecord, b: &LinkRecord) -> bool {
+    !differ(&a.sex, &b.sex) && !differ(&a.birth_date, &b.birth_date)
+}
+
+fn differ<T: PartialEq>(x: &Option<T>, y: &Option<T>) -> bool {
+    matches!((x, y), (Some(p), Some(q)) if p != q)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,6 +80,7 @@ mod tests {
             source: source.into(),
             record_id: id.into(),
             personal_number: pn.map(str::to_string),
+            sex: Some("M".into()),
             given_key: given.into(),
             surname_key: surname.into(),
             birth_date: NaiveDate::from_ymd_opt(2012, 3, 4),
@@ -93,5 +105,22 @@ mod tests {
         ];
         let linkage = DeterministicLinker.link(&records);
         assert_eq!(linkage.clusters, vec![vec![0, 1, 4], vec![2, 3]]);
+    }
+
+    #[test]
+    fn a_shared_personal_number_does_not_merge_children_who_contradict() {
+        let mut a = record("police", "P1", "arben", "gashi", Some("1234567892"));
+        let b = record("csw", "C1", "arta", "gashi", Some("1234567892"));
+        a.sex = Some("F".into());
+        let linkage = DeterministicLinker.link(&[a, b]);
+        assert_eq!(linkage.clusters.len(), 2);
+    }
+
+    #[test]
+    fn placeholder_personal_numbers_are_not_used() {
+        assert!(!super::super::usable_personal_number("0000000000"));
+        assert!(!super::super::usable_personal_number("1111111111111"));
+        assert!(!super::super::usable_personal_number("12345"));
+        assert!(super::super::usable_personal_number("1234567892"));
     }
 }

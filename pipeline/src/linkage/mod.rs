@@ -16,6 +16,8 @@ pub struct LinkRecord {
     pub source: String,
     pub record_id: String,
     pub personal_number: Option<String>,
+    /// `M` / `F`, to refuse a personal-number link between records that disagree on sex.
+    pub sex: Option<String>,
     pub given_key: String,
     pub surname_key: String,
     pub birth_date: Option<NaiveDate>,
@@ -36,13 +38,25 @@ impl LinkRecord {
             personal_number: case
                 .personal_number
                 .clone()
-                .filter(|p| p.len() >= 10 && p.chars().all(|c| c.is_ascii_digit())),
+                .filter(|p| usable_personal_number(p)),
+            sex: case.sex.clone(),
             given_key: key(&case.given_name),
             surname_key: key(&case.surname),
             birth_date: case.birth_date.and_then(|b| b.as_full()),
             municipality: case.municipality.clone(),
         }
     }
+}
+
+/// A personal number fit to link on: 10 digits (Kosovo) or 13 (JMBG), and not a placeholder such as
+/// `0000000000` that offices type when the child has no number.
+pub fn usable_personal_number(number: &str) -> bool {
+    let digits = number.len();
+    let all_digits = number.chars().all(|c| c.is_ascii_digit());
+    let first = number.chars().next();
+    let placeholder =
+        number.chars().all(|c| Some(c) == first) || number == &"1234567890123"[..digits.min(13)];
+    (digits == 10 || digits == 13) && all_digits && !placeholder
 }
 
 /// Groups of records that are the same child, plus how they were found.

@@ -91,6 +91,7 @@ pub fn write(
         encoding: TextEncoding::Utf8,
         bom: true,
         crlf: true,
+        guard_formulas: false,
     };
     let police_total = count("police");
     let mut rows = dataset.police_rows();
