@@ -59,12 +59,13 @@ pub fn check(config_path: &Path) -> CheckReport {
     let survivorship = config.paths.rules.join("survivorship.toml");
     match Survivorship::load(&survivorship) {
         Ok(s) => {
-            for institution in s
+            let named: std::collections::BTreeSet<&String> = s
                 .default
                 .order
                 .iter()
                 .chain(s.fields.values().flat_map(|f| f.order.iter()))
-            {
+                .collect();
+            for institution in named {
                 if !config.institutions.contains_key(institution) {
                     report.problem(format!(
                         "{}: \"{institution}\" is not an institution under [institutions] in {}",

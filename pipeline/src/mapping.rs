@@ -308,7 +308,17 @@ impl Mapper<'_> {
                 case.municipality = Some(m.code.clone());
             }
             PlaceMatch::Ambiguous(a) => {
-                case.region = Some(a.region.clone()).filter(|r| !r.is_empty());
+                // The region is known when every candidate lies in the same one (by the configured
+                // crosswalk): "Mitrovica" is South or North, but Mitrovicë region either way.
+                let regions: std::collections::BTreeSet<&str> = a
+                    .candidates
+                    .iter()
+                    .filter_map(|c| self.reference.region(c))
+                    .collect();
+                case.region = match regions.len() {
+                    1 => regions.first().map(|r| (*r).to_string()),
+                    _ => None,
+                };
                 self.issue(Field::Municipality, IssueKind::Ambiguous);
             }
             PlaceMatch::Unknown => self.issue(Field::Municipality, IssueKind::Unknown),
