@@ -58,6 +58,14 @@ enum Command {
         lang: Language,
         file: PathBuf,
     },
+    /// Linkage accuracy of the last run against ground truth (`truth.csv` from `regbridge synth`).
+    Eval {
+        #[arg(long, default_value = "config.toml")]
+        config: PathBuf,
+        /// CSV with `source`, `record_id` and `child` columns.
+        #[arg(long)]
+        truth: PathBuf,
+    },
     /// Generate realistic synthetic exports of the three institutions, with ground truth and a config.
     Synth {
         #[arg(long)]
@@ -117,6 +125,7 @@ fn dispatch(cli: &Cli) -> Result<ExitCode> {
             lang,
             file,
         } => validate_command(cli, config, source, *lang, file),
+        Command::Eval { config, truth } => eval_command(cli, config, truth),
         Command::Synth {
             out,
             records,
@@ -329,6 +338,48 @@ fn validate_command(
             outcome.accepted.len(),
             outcome.quarantined.len(),
             findings.len()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn eval_command(cli: &Cli, config_path: &Path, truth: &Path) -> Result<ExitCode> {
+    use regbridge::eval::{evaluate, read_assignment};
+    let config = Config::load(config_path)?;
+    let cases = config.run.output_dir.join("cases.csv");
+    let predicted = read_assignment(&cases, "child_id").with_context(|| {
+        format!(
+            "no published run to evaluate (run `regbridge run --config {}` first)",
+            config_path.display()
+        )
+    })?;
+    let truth = read_assignment(truth, "child")?;
+    let e = evaluate(&predicted, &truth);
+    if cli.json {
+        println!("{}", serde_json::to_string_pretty(&e)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "records evaluated: {} ({} in the truth were not published)",
+        e.records, e.not_published
+    );
+    println!(
+        "children: {} found, {} in the truth",
+        e.predicted_children, e.true_children
+    );
+    println!(
+        "pairs: {} linked, {} true, {} correct",
+        e.predicted_pairs, e.true_pairs, e.correct_pairs
+    );
+    println!();
+    println!(
+        "{:<10} {:>10} {:>10} {:>10}",
+        "", "precision", "recall", "F1"
+    );
+    for (name, s) in [("pairwise", e.pairwise), ("cluster", e.cluster)] {
+        println!(
+            "{name:<10} {:>10.4} {:>10.4} {:>10.4}",
+            s.precision, s.recall, s.f1
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -196,3 +196,31 @@ fn no_name_personal_number_or_birth_date_leaves_the_run() {
         }
     }
 }
+
+#[test]
+fn eval_scores_the_last_run_against_the_truth_and_links_no_two_children() {
+    let (_dir, sample) = synthesise(2000, 17);
+    let config = sample.join("config.toml");
+    let summary = run(&config);
+    let output = ok(regbridge()
+        .args(["--json", "eval", "--config"])
+        .arg(&config)
+        .arg("--truth")
+        .arg(sample.join("truth.csv")));
+    let e: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let accepted: u64 = summary["sources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|s| s["accepted"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        e["records"].as_u64(),
+        Some(accepted),
+        "every published record is evaluated"
+    );
+    assert_eq!(e["predicted_children"], summary["unique_children"]);
+    // Merging two different children is the costly error: exact-key linkage must never do it.
+    assert!(e["pairwise"]["precision"].as_f64().unwrap() >= 0.99, "{e}");
+    assert!(e["pairwise"]["recall"].as_f64().unwrap() > 0.3, "{e}");
+}
