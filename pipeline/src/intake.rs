@@ -24,6 +24,7 @@ pub struct Assets {
     pub reference: Reference,
     pub rules: RuleBook,
     pub survivorship: Survivorship,
+    pub linkage: crate::linkage::LinkageConfig,
     pub canonical: SchemaCheck,
     /// Per source name: its schema and mapping.
     pub sources: Vec<(String, SourceAssets)>,
@@ -55,6 +56,8 @@ impl Assets {
         let institutions: Vec<String> = config.institutions.keys().cloned().collect();
         let rules = RuleBook::load(&config.paths.rules, &institutions)?;
         let survivorship = Survivorship::load(&config.paths.rules.join("survivorship.toml"))?;
+        let linkage =
+            crate::linkage::LinkageConfig::load(&config.paths.rules.join("linkage.toml"))?;
         let canonical = SchemaCheck::load(&config.canonical_schema_path())?;
         let mut sources = Vec::new();
         for (name, source) in &config.sources {
@@ -66,6 +69,7 @@ impl Assets {
             reference,
             rules,
             survivorship,
+            linkage,
             canonical,
             sources,
         })

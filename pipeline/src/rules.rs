@@ -196,7 +196,10 @@ impl RuleBook {
             })?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-            .filter(|p| p.file_name().is_some_and(|n| n != "survivorship.toml"))
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n != "survivorship.toml" && n != "linkage.toml")
+            })
             .collect();
         files.sort();
         let mut rules: Vec<Rule> = Vec::new();

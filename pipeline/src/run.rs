@@ -22,8 +22,7 @@ use crate::identity::PseudonymKey;
 use crate::intake::{
     display_name, take_in, Accepted, AssetError, Assets, FileContext, Quarantined,
 };
-use crate::linkage::deterministic::DeterministicLinker;
-use crate::linkage::{LinkRecord, Linkage, Linker};
+use crate::linkage::{LinkRecord, Linkage};
 use crate::publish::{IdentifiedChild, Publication};
 use crate::reconcile::{reconcile, Member};
 use crate::rules::Hit;
@@ -132,7 +131,7 @@ pub fn run(config: &Config, progress: &dyn Progress) -> Result<RunSummary, RunEr
         .iter()
         .map(|a| LinkRecord::from_case(&a.provenance.source, &a.case, &assets.reference.folder))
         .collect();
-    let linkage = DeterministicLinker.link(&records);
+    let linkage = assets.linkage.linker().link(&records);
 
     progress.stage("reconcile", Some(linkage.clusters.len() as u64));
     let compared: Vec<_> = assets.rules.agreement_fields();

@@ -198,7 +198,7 @@ fn no_name_personal_number_or_birth_date_leaves_the_run() {
 }
 
 #[test]
-fn eval_scores_the_last_run_against_the_truth_and_links_no_two_children() {
+fn eval_scores_the_last_run_against_the_truth_and_linkage_rarely_merges_two_children() {
     let (_dir, sample) = synthesise(2000, 17);
     let config = sample.join("config.toml");
     let summary = run(&config);
@@ -220,7 +220,8 @@ fn eval_scores_the_last_run_against_the_truth_and_links_no_two_children() {
         "every published record is evaluated"
     );
     assert_eq!(e["predicted_children"], summary["unique_children"]);
-    // Merging two different children is the costly error: exact-key linkage must never do it.
+    // Merging two different children is the costly error: the brief's floor is 0.99 precision.
+    // Measured here: precision 0.998, recall 0.944 (issue 3 raises the recall / F1 floor to 0.97).
     assert!(e["pairwise"]["precision"].as_f64().unwrap() >= 0.99, "{e}");
-    assert!(e["pairwise"]["recall"].as_f64().unwrap() > 0.3, "{e}");
+    assert!(e["pairwise"]["recall"].as_f64().unwrap() >= 0.90, "{e}");
 }

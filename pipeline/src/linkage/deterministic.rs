@@ -83,8 +83,11 @@ mod tests {
             sex: Some("M".into()),
             given_key: given.into(),
             surname_key: surname.into(),
+            father_key: String::new(),
             birth_date: NaiveDate::from_ymd_opt(2012, 3, 4),
+            birth_years: Some((2012, 2012)),
             municipality: Some("PRI".into()),
+            region: Some("PR".into()),
         }
     }
 

@@ -2,6 +2,7 @@
 //! probabilistic linkage replaces the deterministic rules of `deterministic.rs`.
 
 pub mod deterministic;
+pub mod probabilistic;
 
 use std::collections::BTreeMap;
 
@@ -20,8 +21,15 @@ pub struct LinkRecord {
     pub sex: Option<String>,
     pub given_key: String,
     pub surname_key: String,
+    /// Father's given name, spelling-keyed (empty when unknown).
+    pub father_key: String,
+    /// Full date of birth only.
     pub birth_date: Option<NaiveDate>,
+    /// Earliest and latest year of birth the record allows (from a full or partial date of birth, or
+    /// from an age at the event), if any.
+    pub birth_years: Option<(i32, i32)>,
     pub municipality: Option<String>,
+    pub region: Option<String>,
 }
 
 impl LinkRecord {
@@ -42,10 +50,24 @@ impl LinkRecord {
             sex: case.sex.clone(),
             given_key: key(&case.given_name),
             surname_key: key(&case.surname),
+            father_key: key(&case.father_name),
             birth_date: case.birth_date.and_then(|b| b.as_full()),
+            birth_years: birth_years(case),
             municipality: case.municipality.clone(),
+            region: case.region.clone(),
         }
     }
+}
+
+/// The years of birth a case allows: its birth year, or the two years an age at the event allows.
+fn birth_years(case: &CanonicalCase) -> Option<(i32, i32)> {
+    use chrono::Datelike;
+    if let Some(birth) = case.birth_date {
+        return Some((birth.year, birth.year));
+    }
+    let (age, event) = (case.age?, case.event_date?);
+    let latest = event.year() - i32::try_from(age).ok()?;
+    Some((latest - 1, latest))
 }
 
 /// A personal number fit to link on: 10 digits (Kosovo) or 13 (JMBG), and not a placeholder such as
@@ -73,6 +95,48 @@ pub struct Linkage {
 /// A linkage method.
 pub trait Linker {
     fn link(&self, records: &[LinkRecord]) -> Linkage;
+}
+
+/// Which linker a run uses (`method` in `rules/linkage.toml`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    Deterministic,
+    #[default]
+    FellegiSunter,
+}
+
+/// `rules/linkage.toml`.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkageConfig {
+    #[serde(default)]
+    pub method: Method,
+    #[serde(default)]
+    pub probabilistic: probabilistic::ProbabilisticSettings,
+}
+
+impl LinkageConfig {
+    /// Loads `linkage.toml`; without the file, deterministic linkage.
+    pub fn load(path: &std::path::Path) -> Result<LinkageConfig, crate::config::ConfigError> {
+        if !path.exists() {
+            return Ok(LinkageConfig {
+                method: Method::Deterministic,
+                ..LinkageConfig::default()
+            });
+        }
+        crate::config::read_toml(path)
+    }
+
+    /// The configured linker.
+    pub fn linker(&self) -> Box<dyn Linker> {
+        match self.method {
+            Method::Deterministic => Box::new(deterministic::DeterministicLinker),
+            Method::FellegiSunter => Box::new(probabilistic::ProbabilisticLinker {
+                settings: self.probabilistic.clone(),
+            }),
+        }
+    }
 }
 
 /// Union-find over record indexes.
