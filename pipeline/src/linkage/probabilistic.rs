@@ -50,7 +50,7 @@ const COMPARISONS: [(&str, usize); 7] = [
     ("given_name", 4),
     ("surname", 4),
     ("father_name", 3),
-    ("birth", 5),
+    ("birth", 6),
     ("sex", 2),
     ("place", 3),
     ("personal_number", 2),
@@ -88,6 +88,13 @@ impl Model {
         1.0 / (1.0 + (-log_ratio).exp())
     }
 
+    /// Like [`Model::probability`], with `adjust` (natural log) added to the log odds.
+    pub fn probability_adjusted(&self, gamma: &Gamma, adjust: f64) -> f64 {
+        let p = self.probability(gamma).clamp(1e-300, 1.0 - 1e-16);
+        let log_odds = (p / (1.0 - p)).ln() + adjust;
+        1.0 / (1.0 + (-log_odds).exp())
+    }
+
     /// Match weight (log2 Bayes factor) of each comparison level, for `explain`.
     pub fn weight(&self, k: usize, level: u8) -> f64 {
         if level == NULL {
@@ -120,10 +127,14 @@ impl Linker for ProbabilisticLinker {
             "share of matches among candidate pairs"
         );
 
+        let frequencies = NameFrequencies::new(&prepared);
         let mut scored: Vec<(f64, usize, usize)> = candidates
             .iter()
             .zip(&gammas)
-            .map(|(&(i, j), g)| (model.probability(g), i, j))
+            .map(|(&(i, j), g)| {
+                let adjust = frequencies.adjustment(&prepared[i], &prepared[j], g, &model);
+                (model.probability_adjusted(g, adjust), i, j)
+            })
             .collect();
         // Strongest links first; ties in a fixed order.
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
@@ -163,6 +174,53 @@ impl Linker for ProbabilisticLinker {
             method: "fellegi_sunter".to_string(),
             links_by_rule: stats,
         }
+    }
+}
+
+/// How common each given name and surname is, for term-frequency adjustment: an exact match on
+/// Krasniqi or Gashi says less than an exact match on a rare name.
+struct NameFrequencies {
+    given: BTreeMap<String, f64>,
+    surname: BTreeMap<String, f64>,
+}
+
+impl NameFrequencies {
+    fn new(records: &[Prepared<'_>]) -> NameFrequencies {
+        let share = |values: Vec<&str>| {
+            let total = values.iter().filter(|v| !v.is_empty()).count().max(1) as f64;
+            let mut counts: BTreeMap<String, f64> = BTreeMap::new();
+            for v in values.into_iter().filter(|v| !v.is_empty()) {
+                *counts.entry(v.to_string()).or_insert(0.0) += 1.0;
+            }
+            counts.values_mut().for_each(|c| *c /= total);
+            counts
+        };
+        NameFrequencies {
+            given: share(
+                records
+                    .iter()
+                    .map(|p| p.record.given_key.as_str())
+                    .collect(),
+            ),
+            surname: share(records.iter().map(|p| p.surname_stem.as_str()).collect()),
+        }
+    }
+
+    /// Log-odds correction for exact name matches: ln(u_exact / frequency of the shared value).
+    fn adjustment(&self, a: &Prepared<'_>, b: &Prepared<'_>, gamma: &Gamma, model: &Model) -> f64 {
+        let mut adjust = 0.0;
+        let exact = 3u8;
+        if gamma[0] == exact && a.record.given_key == b.record.given_key {
+            if let Some(f) = self.given.get(&a.record.given_key) {
+                adjust += (model.u[0][3] / f).ln();
+            }
+        }
+        if gamma[1] == exact && a.surname_stem == b.surname_stem {
+            if let Some(f) = self.surname.get(&a.surname_stem) {
+                adjust += (model.u[1][3] / f).ln();
+            }
+        }
+        adjust
     }
 }
 
@@ -285,15 +343,19 @@ fn name_level(a: &str, b: &str, s: &ProbabilisticSettings) -> u8 {
     }
 }
 
+/// Birth comparison levels, weakest first:
+/// 0 cannot be one child (years two or more apart); 1 a year apart; 2 two full dates in the same year
+/// but with another day and month; 3 compatible years where one side knows only a year or an age;
+/// 4 two full dates a typo apart (same year and month, or day, or day and month swapped); 5 the same date.
 fn birth_level(a: &LinkRecord, b: &LinkRecord) -> u8 {
     use chrono::Datelike;
     if let (Some(x), Some(y)) = (a.birth_date, b.birth_date) {
         if x == y {
-            return 4;
+            return 5;
         }
         let swapped = x.day() == y.month() && x.month() == y.day();
         if x.year() == y.year() && (x.month() == y.month() || x.day() == y.day() || swapped) {
-            return 3;
+            return 4;
         }
         return match (x.year() - y.year()).abs() {
             0 => 2,
@@ -302,14 +364,11 @@ fn birth_level(a: &LinkRecord, b: &LinkRecord) -> u8 {
         };
     }
     match (a.birth_years, b.birth_years) {
-        (Some((a0, a1)), Some((b0, b1))) => {
-            let gap = (b0 - a1).max(a0 - b1);
-            match gap {
-                g if g <= 0 => 2,
-                1 => 1,
-                _ => 0,
-            }
-        }
+        (Some((a0, a1)), Some((b0, b1))) => match (b0 - a1).max(a0 - b1) {
+            g if g <= 0 => 3,
+            1 => 1,
+            _ => 0,
+        },
         _ => NULL,
     }
 }
@@ -409,7 +468,7 @@ fn estimate_model(gammas: &[Gamma], u: Vec<Vec<f64>>, records: usize, iterations
         })
         .collect();
     let same_names = |g: &Gamma| g[0] == 3 && g[1] == 3;
-    let same_birth = |g: &Gamma| g[3] == 4;
+    let same_birth = |g: &Gamma| g[3] == 5;
     let session_a = em_session(gammas, same_names, &[0, 1], &initial, &u, iterations);
     let session_b = em_session(gammas, same_birth, &[3], &initial, &u, iterations);
     let mut m = initial;
@@ -487,9 +546,11 @@ fn em_session(
 }
 
 /// A closer agreement never weighs less than a looser one: where m/u would fall with the level, the
-/// looser level's m is lowered to keep the order (pool-adjacent style, on the ratio).
+/// looser level's m is lowered to keep the order. Only for the similarity scales (names, father's name,
+/// place); birth levels mix precision and closeness, so their order is not one of evidence.
 fn make_monotone(model: &mut Model) {
-    for k in 0..K {
+    const SCALES: [usize; 4] = [0, 1, 2, 5];
+    for k in SCALES {
         let levels = model.m[k].len();
         for l in (0..levels.saturating_sub(1)).rev() {
             let higher = model.m[k][l + 1] / model.u[k][l + 1];
@@ -502,10 +563,11 @@ fn make_monotone(model: &mut Model) {
 }
 
 /// Two clusters contradict when joining them would put together records with different personal
-/// numbers, or two records that both carry a full date of birth yet clearly different given names
-/// (not the same, not a typo apart, not the same names in swapped order): twins share everything but
-/// the given name, siblings share a family but not a birthday. Merging two children is the costly
-/// error, so such a join is refused even when a third record seems to bridge them.
+/// numbers; two records that both carry a full date of birth yet clearly different given names
+/// (not the same, not a typo apart, not the same names in swapped order: twins share everything but
+/// the given name); two records whose birth years cannot be the same child's (more than a year apart);
+/// or two records with clearly different fathers (children with the same common name). Merging two
+/// children is the costly error, so such a join is refused even when a third record seems to bridge them.
 fn contradict(
     a: &[usize],
     b: &[usize],
@@ -524,7 +586,13 @@ fn contradict(
                 && close(name_level(&x.surname_stem, &ry.given_key, s));
             let both_born = rx.birth_date.is_some() && ry.birth_date.is_some();
             let known_given = !rx.given_key.is_empty() && !ry.given_key.is_empty();
-            numbers || (both_born && known_given && !same_given && !swapped)
+            // Same common name, but born in clearly different years, or of clearly different fathers.
+            let other_years = birth_level(rx, ry) == 0;
+            let other_father = name_level(&rx.father_key, &ry.father_key, s) == 0;
+            numbers
+                || (both_born && known_given && !same_given && !swapped)
+                || other_years
+                || other_father
         })
     })
 }
@@ -557,7 +625,7 @@ mod tests {
         let a = record("1", "arben", "hasani", Some((2012, 3, 4)));
         let b = record("2", "hasan", "arben", Some((2012, 3, 4)));
         let g = compare(&Prepared::new(&a), &Prepared::new(&b), &s);
-        assert_eq!((g[0], g[1], g[3]), (3, 3, 4));
+        assert_eq!((g[0], g[1], g[3]), (3, 3, 5));
     }
 
     #[test]
