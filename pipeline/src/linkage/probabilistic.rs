@@ -258,17 +258,23 @@ fn candidate_pairs(records: &[Prepared<'_>], max_block: usize) -> (Vec<(usize, u
     }
     let mut pairs: Vec<u64> = Vec::new();
     let mut skipped = 0;
-    for members in blocks.values() {
+    let mut per_kind: BTreeMap<&str, usize> = BTreeMap::new();
+    for (key, members) in &blocks {
         if members.len() > max_block {
             skipped += 1;
             continue;
         }
+        let kind = key.split(':').next().unwrap_or_default();
+        *per_kind.entry(kind).or_insert(0) += members.len() * (members.len() - 1) / 2;
         for (a, &i) in members.iter().enumerate() {
             for &j in &members[a + 1..] {
                 let (lo, hi) = if i < j { (i, j) } else { (j, i) };
                 pairs.push(((lo as u64) << 32) | hi as u64);
             }
         }
+    }
+    for (kind, n) in per_kind {
+        tracing::debug!(key = kind, pairs = n, "candidate pairs by blocking key");
     }
     pairs.sort_unstable();
     pairs.dedup();
@@ -307,13 +313,16 @@ fn blocking_keys(p: &Prepared<'_>) -> Vec<String> {
             (None, None) => {}
         }
     }
+    // One name exact, the other's initial, and a possible birth year: catches a typo in the other name
+    // without pairing every Krasniqi born in 2012 with every other.
+    let initial = |s: &str| s.chars().next().map(String::from).unwrap_or_default();
     if let Some((from, to)) = r.birth_years {
         for year in from..=to {
             if !surname.is_empty() {
-                keys.push(format!("surname-year:{surname}|{year}"));
+                keys.push(format!("surname-year:{surname}|{year}|{}", initial(given)));
             }
             if !given.is_empty() {
-                keys.push(format!("given-year:{given}|{year}"));
+                keys.push(format!("given-year:{given}|{year}|{}", initial(surname)));
             }
         }
     }
