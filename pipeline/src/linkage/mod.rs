@@ -6,7 +6,7 @@ pub mod probabilistic;
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 
 use crate::model::CanonicalCase;
 use crate::standardise::{name_key, Folder};
@@ -51,7 +51,11 @@ impl LinkRecord {
             given_key: key(&case.given_name),
             surname_key: key(&case.surname),
             father_key: key(&case.father_name),
-            birth_date: case.birth_date.and_then(|b| b.as_full()),
+            // 01.01.yyyy is how offices write an estimated birthday: for linkage it is a year.
+            birth_date: case
+                .birth_date
+                .and_then(|b| b.as_full())
+                .filter(|d| (d.month(), d.day()) != (1, 1)),
             birth_years: birth_years(case),
             municipality: case.municipality.clone(),
             region: case.region.clone(),
@@ -61,7 +65,6 @@ impl LinkRecord {
 
 /// The years of birth a case allows: its birth year, or the two years an age at the event allows.
 fn birth_years(case: &CanonicalCase) -> Option<(i32, i32)> {
-    use chrono::Datelike;
     if let Some(birth) = case.birth_date {
         return Some((birth.year, birth.year));
     }

@@ -596,7 +596,11 @@ fn contradict(
             let both_born = rx.birth_date.is_some() && ry.birth_date.is_some();
             let known_given = !rx.given_key.is_empty() && !ry.given_key.is_empty();
             // Same common name, but born in clearly different years, or of clearly different fathers.
-            let other_years = birth_level(rx, ry) == 0;
+            // Two real (not estimated) dates of birth that are not a typo apart: two children.
+            let other_years = match birth_level(rx, ry) {
+                NULL => false,
+                level => level == 0 || (both_born && level <= 2),
+            };
             let other_father = name_level(&rx.father_key, &ry.father_key, s) == 0;
             numbers
                 || (both_born && known_given && !same_given && !swapped)
