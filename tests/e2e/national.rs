@@ -226,3 +226,53 @@ fn eval_scores_the_last_run_against_the_truth_and_linkage_rarely_merges_two_chil
     assert!(e["pairwise"]["recall"].as_f64().unwrap() >= 0.90, "{e}");
     assert!(e["pairwise"]["f1"].as_f64().unwrap() >= 0.97, "{e}");
 }
+
+/// One child written four ways (Albanian, without diacritics, Serbian Latin spelling, Cyrillic) links
+/// into one `child_id`; twins who differ only in their given name stay two children; a child reported
+/// by another institution joins the first one. The records sit in a generated population so that the
+/// linker learns its weights from realistic data.
+#[test]
+fn spellings_and_scripts_of_one_child_link_and_twins_stay_apart() {
+    let (_dir, sample) = synthesise(3000, 23);
+    let header = "Nr. i rastit;Data e identifikimit;Komuna;Vendi;Emri;Emri i babait;Mbiemri;Gjinia;Data e lindjes;Mosha;Numri personal;Komuniteti;Aktiviteti;Trafikim";
+    let rows = [
+        "PX-1;03.02.2025;Gjakovë;Qendra;Xhevdet;Qëndrim;Thaçi;M;17.05.2012;;;Shqiptar;Lypje;Jo",
+        "PX-2;10.03.2025;Gjakova;Tregu;Xhevdet;Qendrim;Thaci;M;17.05.2012;;;Shqiptar;Lypje;Jo",
+        "PX-3;21.04.2025;Đakovica;Qendra;Dževdet;Ćendrim;Tači;M;17.05.2012;;;Rom;Lypje;Jo",
+        "PX-4;05.05.2025;Ђаковица;Qendra;Џевдет;Ћендрим;Тачи;M;17.05.2012;;;Rom;Lypje;Jo",
+        "PX-5;12.03.2025;Pejë;Qendra;Blerona;Fadil;Zeqiri;F;08.09.2013;;;Shqiptar;Shitje në rrugë;Jo",
+        "PX-6;12.03.2025;Pejë;Qendra;Vlora;Fadil;Zeqiri;F;08.09.2013;;;Shqiptar;Shitje në rrugë;Jo",
+    ];
+    let text = format!("\u{feff}{header}\r\n{}\r\n", rows.join("\r\n"));
+    std::fs::write(sample.join("police/zz_extra.csv"), text).unwrap();
+    let inspection = serde_json::json!({"status": "ok", "data": {"inspections": [{
+        "inspection_id": "INS-X-1", "inspection_date": "2025-06-01", "municipality": "Gjakovë",
+        "employer": {"name": "N.T.P. Test", "nace": "A01"},
+        "child": {"first_name": "Xhevdet", "last_name": "Thaqi", "father_name": null, "sex": "male",
+                  "birth_date": "2012-05-17", "age": null, "personal_number": null, "community": "albanian"},
+        "activity": "agriculture", "hours_per_week": 20, "hazardous": false, "outcome": "warning"}]}});
+    std::fs::write(
+        sample.join("inspectorate/zz_extra.json"),
+        inspection.to_string(),
+    )
+    .unwrap();
+    run(&sample.join("config.toml"));
+
+    let child_of: BTreeMap<String, String> = read_csv(&sample.join("out/published/cases.csv"))
+        .into_iter()
+        .filter(|r| r["record_id"].starts_with("PX-") || r["record_id"] == "INS-X-1")
+        .map(|r| (r["record_id"].clone(), r["child_id"].clone()))
+        .collect();
+    assert_eq!(child_of.len(), 7, "{child_of:?}");
+    for id in ["PX-2", "PX-3", "PX-4", "INS-X-1"] {
+        assert_eq!(
+            child_of[id], child_of["PX-1"],
+            "{id} is the same child as PX-1: {child_of:?}"
+        );
+    }
+    assert_ne!(
+        child_of["PX-5"], child_of["PX-6"],
+        "twins Blerona and Vlora are two children"
+    );
+    assert_ne!(child_of["PX-5"], child_of["PX-1"]);
+}
