@@ -58,3 +58,176 @@ mod tests {
         assert_eq!(format!("{a:?}"), "PseudonymKey(<redacted>)");
     }
 }
+
+/// A record as identity memory names it: source and record id.
+pub type RecordRef = (String, String);
+
+/// What the previous run called each record's child.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IdentityMemory {
+    pub child_of: std::collections::BTreeMap<RecordRef, String>,
+}
+
+/// How this run's identifiers relate to the previous run's.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct IdentityChanges {
+    /// Children that kept an identifier from the previous run.
+    pub kept: usize,
+    /// Children new in this run.
+    pub new: usize,
+    /// A child that absorbed others: its identifier and the identifiers it replaced.
+    pub merged: Vec<(String, Vec<String>)>,
+    /// A previous child now split: the identifier kept and the new identifiers of the other parts.
+    pub split: Vec<(String, Vec<String>)>,
+}
+
+/// Gives each cluster (lists of `RecordRef`s) an identifier. A child keeps the identifier most of its
+/// records had before (a new record joining an existing child does not change it); when a previous
+/// child is split, the part with most of its records keeps the identifier; everything else gets a
+/// fresh keyed-HMAC pseudonym of its smallest record reference. Deterministic for the same inputs.
+pub fn assign_ids(
+    clusters: &[Vec<RecordRef>],
+    memory: &IdentityMemory,
+    key: &PseudonymKey,
+) -> (Vec<String>, IdentityChanges) {
+    use std::collections::{BTreeMap, BTreeSet};
+    // For every previous identifier: (records in each cluster holding it).
+    let mut holders: BTreeMap<&str, Vec<(usize, usize)>> = BTreeMap::new();
+    for (c, cluster) in clusters.iter().enumerate() {
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for record in cluster {
+            if let Some(id) = memory.child_of.get(record) {
+                *counts.entry(id.as_str()).or_insert(0) += 1;
+            }
+        }
+        for (id, n) in counts {
+            holders.entry(id).or_default().push((c, n));
+        }
+    }
+    // Each previous identifier goes to the cluster holding most of its records (ties: first cluster);
+    // each cluster takes the best identifier offered to it (most records, then smallest id).
+    let mut offers: BTreeMap<usize, Vec<(usize, &str)>> = BTreeMap::new();
+    for (id, clusters_holding) in &holders {
+        if let Some(&(c, n)) = clusters_holding
+            .iter()
+            .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+        {
+            offers.entry(c).or_default().push((n, id));
+        }
+    }
+    let mut ids: Vec<Option<String>> = vec![None; clusters.len()];
+    let mut used: BTreeSet<String> = BTreeSet::new();
+    let mut changes = IdentityChanges::default();
+    for (c, mut offered) in offers {
+        offered.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+        if let Some(&(_, id)) = offered.first() {
+            ids[c] = Some(id.to_string());
+            used.insert(id.to_string());
+            let absorbed: Vec<String> = offered
+                .iter()
+                .skip(1)
+                .map(|(_, i)| (*i).to_string())
+                .collect();
+            if !absorbed.is_empty() {
+                changes.merged.push((id.to_string(), absorbed));
+            }
+        }
+    }
+    let mut result = Vec::with_capacity(clusters.len());
+    for (c, cluster) in clusters.iter().enumerate() {
+        let id = match ids[c].take() {
+            Some(id) => {
+                changes.kept += 1;
+                id
+            }
+            None => {
+                changes.new += 1;
+                fresh_id(cluster, key, &used)
+            }
+        };
+        used.insert(id.clone());
+        result.push(id);
+    }
+    // Splits: a previous identifier whose records now sit in several clusters.
+    for (id, clusters_holding) in &holders {
+        if clusters_holding.len() > 1 {
+            let mut parts: Vec<String> = clusters_holding
+                .iter()
+                .map(|(c, _)| result[*c].clone())
+                .filter(|new| new != id)
+                .collect();
+            parts.sort();
+            parts.dedup();
+            if !parts.is_empty() {
+                changes.split.push(((*id).to_string(), parts));
+            }
+        }
+    }
+    (result, changes)
+}
+
+fn fresh_id(
+    cluster: &[RecordRef],
+    key: &PseudonymKey,
+    used: &std::collections::BTreeSet<String>,
+) -> String {
+    let anchor = cluster
+        .iter()
+        .map(|(source, record)| format!("{source}/{record}"))
+        .min()
+        .unwrap_or_default();
+    let mut id = key.child_id(&anchor);
+    let mut round = 1;
+    while used.contains(&id) {
+        round += 1;
+        id = key.child_id(&format!("{anchor}#{round}"));
+    }
+    id
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod stable_tests {
+    use super::*;
+
+    fn r(source: &str, id: &str) -> RecordRef {
+        (source.to_string(), id.to_string())
+    }
+
+    #[test]
+    fn a_new_record_joining_a_child_keeps_its_id_and_merges_and_splits_are_recorded() {
+        let key = PseudonymKey::from_text("00112233445566778899aabbccddeeff").unwrap();
+        let first = vec![
+            vec![r("police", "P2")],
+            vec![r("csw", "C9")],
+            vec![r("police", "P7"), r("csw", "C7")],
+        ];
+        let (ids1, changes1) = assign_ids(&first, &IdentityMemory::default(), &key);
+        assert_eq!(changes1.new, 3);
+        let memory = IdentityMemory {
+            child_of: first
+                .iter()
+                .zip(&ids1)
+                .flat_map(|(c, id)| c.iter().map(move |rec| (rec.clone(), id.clone())))
+                .collect(),
+        };
+        // An inspectorate record ("inspectorate/…" sorts first) joins P2; C9 merges with P2 too; the
+        // P7/C7 child splits in two.
+        let second = vec![
+            vec![r("inspectorate", "I1"), r("police", "P2"), r("csw", "C9")],
+            vec![r("police", "P7")],
+            vec![r("csw", "C7")],
+        ];
+        let (ids2, changes2) = assign_ids(&second, &memory, &key);
+        assert!(
+            ids2[0] == ids1[0] || ids2[0] == ids1[1],
+            "the merged child keeps one of its ids"
+        );
+        assert_eq!(changes2.merged.len(), 1);
+        assert_eq!(changes2.split.len(), 1);
+        assert!(ids2[1] == ids1[2] || ids2[2] == ids1[2]);
+        assert_ne!(ids2[1], ids2[2]);
+        let (again, _) = assign_ids(&second, &memory, &key);
+        assert_eq!(again, ids2, "deterministic");
+    }
+}

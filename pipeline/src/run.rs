@@ -10,7 +10,7 @@ use regbridge_connectors::sink::csv::{write_csv, CsvWriteOptions};
 use regbridge_connectors::sink::json::{write_json_lines, write_json_pretty};
 use regbridge_connectors::sink::mail::{MailTransport, OutgoingMail, SmtpSettings};
 use regbridge_connectors::sink::publish::PublishDir;
-use regbridge_connectors::sink::table::Table;
+use regbridge_connectors::sink::table::{Cell, Table};
 use regbridge_connectors::sink::xlsx::write_xlsx;
 use regbridge_connectors::source::{list_files_with_skips, read_file};
 use serde_json::{json, Value};
@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use crate::alerts::{build_digests, AlertError, DigestContext, Templates};
 use crate::config::{read_secret, AlertTransport, Config, ConfigError};
 use crate::findings::{Finding, Severity};
-use crate::identity::PseudonymKey;
+use crate::identity::{assign_ids, IdentityMemory, PseudonymKey};
 use crate::intake::{
     display_name, take_in, Accepted, AssetError, Assets, FileContext, Quarantined,
 };
@@ -138,7 +138,27 @@ pub fn run(config: &Config, progress: &dyn Progress) -> Result<RunSummary, RunEr
     let compared_fields: Vec<_> = compared.iter().map(|(_, f)| *f).collect();
     let mut children = Vec::with_capacity(linkage.clusters.len());
     let mut child_of = vec![0usize; intake.accepted.len()];
-    for cluster in &linkage.clusters {
+    // Identifiers stay with their children from run to run (state_dir/child_ids.csv).
+    let memory_path = config.run.state_dir.join("child_ids.csv");
+    let memory = read_identity_memory(&memory_path);
+    let record_refs: Vec<Vec<(String, String)>> = linkage
+        .clusters
+        .iter()
+        .map(|cluster| {
+            cluster
+                .iter()
+                .map(|&i| {
+                    let a = &intake.accepted[i];
+                    (
+                        a.provenance.source.clone(),
+                        a.case.record_id.clone().unwrap_or_default(),
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    let (child_ids, identity_changes) = assign_ids(&record_refs, &memory, &key);
+    for (cluster, child_id) in linkage.clusters.iter().zip(child_ids) {
         let members: Vec<Member<'_>> = cluster
             .iter()
             .map(|&i| {
@@ -151,12 +171,6 @@ pub fn run(config: &Config, progress: &dyn Progress) -> Result<RunSummary, RunEr
                 }
             })
             .collect();
-        let anchor = members
-            .iter()
-            .map(|m| format!("{}/{}", m.source, m.record_id))
-            .min()
-            .unwrap_or_default();
-        let child_id = key.child_id(&anchor);
         let (child, conflicts) = reconcile(&members, &assets.survivorship, &compared_fields);
         for conflict in conflicts {
             let record = &intake.accepted[cluster[conflict.member]];
@@ -187,7 +201,7 @@ pub fn run(config: &Config, progress: &dyn Progress) -> Result<RunSummary, RunEr
     };
     let run_id = format!("{}", started.format("%Y%m%dT%H%M%S%.3fZ"));
     let finished = Utc::now();
-    let manifest = manifest(
+    let mut manifest = manifest(
         &RunFacts {
             run_id: &run_id,
             timezone: &config.run.timezone,
@@ -198,7 +212,11 @@ pub fn run(config: &Config, progress: &dyn Progress) -> Result<RunSummary, RunEr
         &linkage,
         children.len(),
     );
+    if let Some(object) = manifest.as_object_mut() {
+        object.insert("identity".to_string(), json!(identity_changes));
+    }
     let published_to = publish(&intake.counts, config, &run_id, &publication, &manifest)?;
+    write_identity_memory(&memory_path, &intake.accepted, &child_of, &children)?;
 
     progress.stage("alerts", None);
     let date = local.format("%d.%m.%Y").to_string();
@@ -371,6 +389,52 @@ fn record_finding(assets: &Assets, record: &Accepted, rule: usize, field: Option
         &record.provenance,
         record.case.record_id.as_deref(),
     )
+}
+
+/// The previous run's record → child identifiers; none on a first run.
+fn read_identity_memory(path: &Path) -> IdentityMemory {
+    if !path.exists() {
+        return IdentityMemory::default();
+    }
+    match crate::eval::read_assignment(path, "child_id") {
+        Ok(child_of) => IdentityMemory { child_of },
+        Err(e) => {
+            // Unreadable memory: identifiers are recomputed; say so, never fail the run for it.
+            tracing::warn!(error = %e, "child identifier memory unreadable; identifiers start afresh");
+            IdentityMemory::default()
+        }
+    }
+}
+
+/// Remembers this run's identifiers for the next run (written beside, then renamed into place).
+fn write_identity_memory(
+    path: &Path,
+    accepted: &[Accepted],
+    child_of: &[usize],
+    children: &[IdentifiedChild],
+) -> Result<(), RunError> {
+    let mut table = Table::new("child_ids", &["source", "record_id", "child_id"]);
+    let mut rows: Vec<(String, String, String)> = accepted
+        .iter()
+        .zip(child_of)
+        .filter_map(|(a, &c)| {
+            let id = children.get(c)?.child_id.clone();
+            Some((a.provenance.source.clone(), a.case.record_id.clone()?, id))
+        })
+        .collect();
+    rows.sort();
+    rows.dedup();
+    table.rows = rows
+        .into_iter()
+        .map(|(s, r, c)| vec![Cell::text(s), Cell::text(r), Cell::text(c)])
+        .collect();
+    let fail = |e: &dyn std::fmt::Display| RunError::Publish(format!("{}: {e}", path.display()));
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| fail(&e))?;
+    }
+    let staging = path.with_extension("csv.tmp");
+    write_csv(&staging, &table, &CsvWriteOptions::default()).map_err(|e| fail(&e))?;
+    std::fs::rename(&staging, path).map_err(|e| fail(&e))
 }
 
 fn pseudonym_key(config: &Config) -> Result<PseudonymKey, RunError> {

@@ -228,9 +228,9 @@ fn eval_scores_the_last_run_against_the_truth_and_linkage_rarely_merges_two_chil
 }
 
 /// One child written four ways (Albanian, without diacritics, Serbian Latin spelling, Cyrillic) links
-/// into one `child_id`; twins who differ only in their given name stay two children; a child reported
-/// by another institution joins the first one. The records sit in a generated population so that the
-/// linker learns its weights from realistic data.
+/// into one `child_id`; twins who differ only in their given name stay two children; a record from
+/// another institution arriving in a later run joins that child without changing its `child_id`. The
+/// records sit in a generated population so that the linker learns its weights from realistic data.
 #[test]
 fn spellings_and_scripts_of_one_child_link_and_twins_stay_apart() {
     let (_dir, sample) = synthesise(3000, 23);
@@ -245,6 +245,11 @@ fn spellings_and_scripts_of_one_child_link_and_twins_stay_apart() {
     ];
     let text = format!("\u{feff}{header}\r\n{}\r\n", rows.join("\r\n"));
     std::fs::write(sample.join("police/zz_extra.csv"), text).unwrap();
+    run(&sample.join("config.toml"));
+    let before = extra_children(&sample);
+    assert_eq!(before.len(), 6, "{before:?}");
+
+    // Next run: the inspectorate reports the same child ("inspectorate/…" sorts before "police/…").
     let inspection = serde_json::json!({"status": "ok", "data": {"inspections": [{
         "inspection_id": "INS-X-1", "inspection_date": "2025-06-01", "municipality": "Gjakovë",
         "employer": {"name": "N.T.P. Test", "nace": "A01"},
@@ -256,14 +261,21 @@ fn spellings_and_scripts_of_one_child_link_and_twins_stay_apart() {
         inspection.to_string(),
     )
     .unwrap();
-    run(&sample.join("config.toml"));
-
-    let child_of: BTreeMap<String, String> = read_csv(&sample.join("out/published/cases.csv"))
-        .into_iter()
-        .filter(|r| r["record_id"].starts_with("PX-") || r["record_id"] == "INS-X-1")
-        .map(|r| (r["record_id"].clone(), r["child_id"].clone()))
-        .collect();
+    let summary = run(&sample.join("config.toml"));
+    let child_of = extra_children(&sample);
     assert_eq!(child_of.len(), 7, "{child_of:?}");
+    assert_eq!(
+        child_of["PX-1"], before["PX-1"],
+        "the child keeps its id when a new record joins"
+    );
+    assert_eq!(child_of["PX-5"], before["PX-5"]);
+    let manifest = manifest(&sample.join("out/published"));
+    assert!(
+        manifest["identity"]["kept"].as_u64().unwrap() > 0,
+        "{}",
+        manifest["identity"]
+    );
+    assert_eq!(manifest["unique_children"], summary["unique_children"]);
     for id in ["PX-2", "PX-3", "PX-4", "INS-X-1"] {
         assert_eq!(
             child_of[id], child_of["PX-1"],
@@ -275,4 +287,12 @@ fn spellings_and_scripts_of_one_child_link_and_twins_stay_apart() {
         "twins Blerona and Vlora are two children"
     );
     assert_ne!(child_of["PX-5"], child_of["PX-1"]);
+}
+
+fn extra_children(sample: &Path) -> BTreeMap<String, String> {
+    read_csv(&sample.join("out/published/cases.csv"))
+        .into_iter()
+        .filter(|r| r["record_id"].starts_with("PX-") || r["record_id"] == "INS-X-1")
+        .map(|r| (r["record_id"].clone(), r["child_id"].clone()))
+        .collect()
 }
