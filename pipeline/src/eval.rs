@@ -106,6 +106,35 @@ pub fn evaluate(
     }
 }
 
+/// Share of true pairs (records of one child, both in `records`) that blocking put among the
+/// candidate pairs: a pair blocking misses can never be linked. Returns (covered, true pairs).
+pub fn blocking_recall(
+    records: &[RecordKey],
+    candidates: &[(usize, usize)],
+    truth: &BTreeMap<RecordKey, String>,
+) -> (u64, u64) {
+    let mut by_child: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, key) in records.iter().enumerate() {
+        if let Some(child) = truth.get(key) {
+            by_child.entry(child).or_default().push(i);
+        }
+    }
+    let candidates: std::collections::BTreeSet<(usize, usize)> =
+        candidates.iter().copied().collect();
+    let (mut covered, mut total) = (0, 0);
+    for members in by_child.values() {
+        for (a, &i) in members.iter().enumerate() {
+            for &j in &members[a + 1..] {
+                total += 1;
+                if candidates.contains(&(i.min(j), i.max(j))) {
+                    covered += 1;
+                }
+            }
+        }
+    }
+    (covered, total)
+}
+
 /// Reads `source`, `record_id` and one id column of a CSV file into a map.
 pub fn read_assignment(
     path: &Path,
@@ -172,6 +201,16 @@ mod tests {
         let perfect = evaluate(&truth, &truth);
         assert_eq!(perfect.pairwise.f1, 1.0);
         assert_eq!(perfect.cluster.f1, 1.0);
+    }
+
+    #[test]
+    fn blocking_recall_counts_true_pairs_among_candidates() {
+        let truth = assignment(&[("a", "X"), ("b", "X"), ("c", "X"), ("d", "Y")]);
+        let records: Vec<RecordKey> = ["a", "b", "c", "d"]
+            .iter()
+            .map(|r| ("s".to_string(), r.to_string()))
+            .collect();
+        assert_eq!(blocking_recall(&records, &[(0, 1), (1, 3)], &truth), (1, 3));
     }
 
     #[test]

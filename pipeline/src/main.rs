@@ -355,8 +355,30 @@ fn eval_command(cli: &Cli, config_path: &Path, truth: &Path) -> Result<ExitCode>
     })?;
     let truth = read_assignment(truth, "child")?;
     let e = evaluate(&predicted, &truth);
+    // Blocking recall: re-read the exports and block them as the run did.
+    let records = regbridge::run::link_records(&config)?;
+    let settings =
+        regbridge::linkage::LinkageConfig::load(&config.paths.rules.join("linkage.toml"))?
+            .probabilistic;
+    let (keys, link_records): (Vec<_>, Vec<_>) = records.into_iter().unzip();
+    let candidates =
+        regbridge::linkage::probabilistic::blocking_pairs(&link_records, settings.max_block_size);
+    let (covered, true_pairs) = regbridge::eval::blocking_recall(&keys, &candidates, &truth);
+    let blocking_recall = if true_pairs == 0 {
+        1.0
+    } else {
+        covered as f64 / true_pairs as f64
+    };
     if cli.json {
-        println!("{}", serde_json::to_string_pretty(&e)?);
+        let mut value = serde_json::to_value(&e)?;
+        if let Some(object) = value.as_object_mut() {
+            object.insert(
+                "candidate_pairs".into(),
+                serde_json::json!(candidates.len()),
+            );
+            object.insert("blocking_recall".into(), serde_json::json!(blocking_recall));
+        }
+        println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(ExitCode::SUCCESS);
     }
     println!(
@@ -382,6 +404,11 @@ fn eval_command(cli: &Cli, config_path: &Path, truth: &Path) -> Result<ExitCode>
             s.precision, s.recall, s.f1
         );
     }
+    println!();
+    println!(
+        "blocking: {} candidate pairs, recall {blocking_recall:.4} ({covered} of {true_pairs} true pairs)",
+        candidates.len()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

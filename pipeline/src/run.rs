@@ -284,6 +284,30 @@ pub fn run(config: &Config, progress: &dyn Progress) -> Result<RunSummary, RunEr
     })
 }
 
+/// Every accepted record of the configured sources, standardised for linkage, as a run would see
+/// them (for `eval`'s blocking recall); nothing is written.
+pub fn link_records(
+    config: &Config,
+) -> Result<Vec<(crate::eval::RecordKey, LinkRecord)>, RunError> {
+    let assets = Assets::load(config)?;
+    let as_of = Utc::now().with_timezone(&config.timezone()).date_naive();
+    let intake = read_sources(config, &assets, as_of, &NoProgress);
+    Ok(intake
+        .accepted
+        .iter()
+        .map(|a| {
+            let key = (
+                a.provenance.source.clone(),
+                a.case.record_id.clone().unwrap_or_default(),
+            );
+            (
+                key,
+                LinkRecord::from_case(&a.provenance.source, &a.case, &assets.reference.folder),
+            )
+        })
+        .collect())
+}
+
 fn read_sources(
     config: &Config,
     assets: &Assets,

@@ -248,6 +248,12 @@ fn stem(surname: &str) -> String {
     }
 }
 
+/// The candidate pairs blocking yields for these records (for `eval`'s blocking recall).
+pub fn blocking_pairs(records: &[LinkRecord], max_block: usize) -> Vec<(usize, usize)> {
+    let prepared: Vec<Prepared<'_>> = records.iter().map(Prepared::new).collect();
+    candidate_pairs(&prepared, max_block).0
+}
+
 /// Candidate pairs from every blocking key, deduplicated and sorted.
 fn candidate_pairs(records: &[Prepared<'_>], max_block: usize) -> (Vec<(usize, usize)>, usize) {
     let mut blocks: BTreeMap<String, Vec<usize>> = BTreeMap::new();
