@@ -152,15 +152,10 @@ fn read_rows(
                             "row {line} has a quote that is never closed; it runs to the end of the file ({span})"
                         ),
                     ));
-                    for row in lines.further_lines(start_byte, end_byte, delimiter) {
-                        let row = line.saturating_add(row);
-                        decoded.problems.push(DecodeProblem::lost(
-                            Location::Row(row),
-                            format!(
-                                "row {row} could not be read: swallowed by a quote that opens in row {line} and is never closed"
-                            ),
-                        ));
-                    }
+                    let swallowed = lines.further_lines(start_byte, end_byte, delimiter);
+                    lose_rows(&mut decoded.problems, line, swallowed, |row| {
+                        format!("row {row} could not be read: swallowed by a quote that opens in row {line} and is never closed")
+                    });
                     continue;
                 }
                 if record.iter().all(str::is_empty) {
@@ -175,15 +170,10 @@ fn read_rows(
                             "row {line} could not be read: a quoted field in it runs over lines {line}-{last} and takes in whole rows (a quote is probably unbalanced)"
                         ),
                     ));
-                    for row in lines.further_lines(start_byte, end_byte, delimiter) {
-                        let row = line.saturating_add(row);
-                        decoded.problems.push(DecodeProblem::lost(
-                            Location::Row(row),
-                            format!(
-                                "row {row} could not be read: an unbalanced quote that opens in row {line} runs into it"
-                            ),
-                        ));
-                    }
+                    let swallowed = lines.further_lines(start_byte, end_byte, delimiter);
+                    lose_rows(&mut decoded.problems, line, swallowed, |row| {
+                        format!("row {row} could not be read: an unbalanced quote that opens in row {line} runs into it")
+                    });
                     continue;
                 }
                 if record.len() != width {
@@ -240,6 +230,19 @@ fn read_rows(
 /// Whether a field of `record` holds a line break followed by at least `threshold` delimiters: a
 /// quote that opened in one row and closed rows later, taking in the rows between. (Only a quoted
 /// field can hold a line break.)
+/// One lost record for each row a runaway quote swallowed (offsets from the row `line` it opens in).
+fn lose_rows(
+    problems: &mut Vec<DecodeProblem>,
+    line: u64,
+    offsets: Vec<u64>,
+    message: impl Fn(u64) -> String,
+) {
+    for offset in offsets {
+        let row = line.saturating_add(offset);
+        problems.push(DecodeProblem::lost(Location::Row(row), message(row)));
+    }
+}
+
 fn swallows_rows(record: &::csv::StringRecord, delimiter: u8, threshold: usize) -> bool {
     record.iter().any(|field| {
         field.find(['\n', '\r']).is_some_and(|at| {
