@@ -91,48 +91,35 @@ pub fn assign_ids(
     key: &PseudonymKey,
 ) -> (Vec<String>, IdentityChanges) {
     use std::collections::{BTreeMap, BTreeSet};
-    // For every previous identifier: (records in each cluster holding it).
-    let mut holders: BTreeMap<&str, Vec<(usize, usize)>> = BTreeMap::new();
+    // Every (previous id, cluster) with how many of the cluster's records had that id, and the
+    // cluster's smallest such record (a tie-break that does not move when unrelated records arrive).
+    let mut holdings: BTreeMap<(&str, usize), (usize, &RecordRef)> = BTreeMap::new();
     for (c, cluster) in clusters.iter().enumerate() {
-        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
         for record in cluster {
             if let Some(id) = memory.child_of.get(record) {
-                *counts.entry(id.as_str()).or_insert(0) += 1;
+                let entry = holdings.entry((id.as_str(), c)).or_insert((0, record));
+                entry.0 += 1;
+                entry.1 = entry.1.min(record);
             }
         }
-        for (id, n) in counts {
-            holders.entry(id).or_default().push((c, n));
-        }
     }
-    // Each previous identifier goes to the cluster holding most of its records (ties: first cluster);
-    // each cluster takes the best identifier offered to it (most records, then smallest id).
-    let mut offers: BTreeMap<usize, Vec<(usize, &str)>> = BTreeMap::new();
-    for (id, clusters_holding) in &holders {
-        if let Some(&(c, n)) = clusters_holding
-            .iter()
-            .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
-        {
-            offers.entry(c).or_default().push((n, id));
-        }
-    }
+    // Greedy: the strongest holdings first; an id and a cluster are each assigned once.
+    let mut ranked: Vec<(&str, usize, usize, &RecordRef)> = holdings
+        .iter()
+        .map(|(&(id, c), &(n, first))| (id, c, n, first))
+        .collect();
+    ranked.sort_by(|a, b| b.2.cmp(&a.2).then(a.3.cmp(b.3)).then(a.0.cmp(b.0)));
     let mut ids: Vec<Option<String>> = vec![None; clusters.len()];
-    let mut used: BTreeSet<String> = BTreeSet::new();
-    let mut changes = IdentityChanges::default();
-    for (c, mut offered) in offers {
-        offered.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
-        if let Some(&(_, id)) = offered.first() {
+    let mut given: BTreeSet<&str> = BTreeSet::new();
+    for &(id, c, _, _) in &ranked {
+        if ids[c].is_none() && !given.contains(id) {
             ids[c] = Some(id.to_string());
-            used.insert(id.to_string());
-            let absorbed: Vec<String> = offered
-                .iter()
-                .skip(1)
-                .map(|(_, i)| (*i).to_string())
-                .collect();
-            if !absorbed.is_empty() {
-                changes.merged.push((id.to_string(), absorbed));
-            }
+            given.insert(id);
         }
     }
+    // Retired identifiers are never handed out again to another child.
+    let mut used: BTreeSet<String> = memory.child_of.values().cloned().collect();
+    let mut changes = IdentityChanges::default();
     let mut result = Vec::with_capacity(clusters.len());
     for (c, cluster) in clusters.iter().enumerate() {
         let id = match ids[c].take() {
@@ -148,21 +135,42 @@ pub fn assign_ids(
         used.insert(id.clone());
         result.push(id);
     }
-    // Splits: a previous identifier whose records now sit in several clusters.
-    for (id, clusters_holding) in &holders {
-        if clusters_holding.len() > 1 {
-            let mut parts: Vec<String> = clusters_holding
-                .iter()
-                .map(|(c, _)| result[*c].clone())
-                .filter(|new| new != id)
-                .collect();
-            parts.sort();
-            parts.dedup();
-            if !parts.is_empty() {
-                changes.split.push(((*id).to_string(), parts));
-            }
+    // Merges: a cluster holding previous ids other than its own. Splits: a previous id whose
+    // records now sit in several clusters.
+    let mut merged: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut split: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for &(id, c) in holdings.keys() {
+        // Retired into this cluster (the id went to no cluster): a merge. An id that went to another
+        // cluster is that cluster's, and this part of it is a split.
+        if result[c] != id && !given.contains(id) {
+            merged
+                .entry(result[c].clone())
+                .or_default()
+                .insert(id.to_string());
         }
     }
+    let mut clusters_of: BTreeMap<&str, BTreeSet<usize>> = BTreeMap::new();
+    for &(id, c) in holdings.keys() {
+        clusters_of.entry(id).or_default().insert(c);
+    }
+    for (id, held_by) in clusters_of {
+        if held_by.len() > 1 {
+            let parts: BTreeSet<String> = held_by
+                .iter()
+                .map(|&c| result[c].clone())
+                .filter(|r| r != id)
+                .collect();
+            split.insert(id.to_string(), parts);
+        }
+    }
+    changes.merged = merged
+        .into_iter()
+        .map(|(k, v)| (k, v.into_iter().collect()))
+        .collect();
+    changes.split = split
+        .into_iter()
+        .map(|(k, v)| (k, v.into_iter().collect()))
+        .collect();
     (result, changes)
 }
 
@@ -229,5 +237,38 @@ mod stable_tests {
         assert_ne!(ids2[1], ids2[2]);
         let (again, _) = assign_ids(&second, &memory, &key);
         assert_eq!(again, ids2, "deterministic");
+    }
+
+    #[test]
+    fn a_retired_id_is_never_given_to_another_child() {
+        let key = PseudonymKey::from_text("00112233445566778899aabbccddeeff").unwrap();
+        // X was HMAC(r) for {r, s, t}; Y held {u, v, w, z}. Now {s, t, u, v, w, z} and {r}.
+        let x = key.child_id("p/r");
+        let mut child_of = std::collections::BTreeMap::new();
+        for rec in ["r", "s", "t"] {
+            child_of.insert(r("p", rec), x.clone());
+        }
+        for rec in ["u", "v", "w", "z"] {
+            child_of.insert(r("p", rec), "K-y".to_string());
+        }
+        let memory = IdentityMemory { child_of };
+        let now = vec![
+            ["s", "t", "u", "v", "w", "z"]
+                .iter()
+                .map(|rec| r("p", rec))
+                .collect(),
+            vec![r("p", "r")],
+        ];
+        let (ids, changes) = assign_ids(&now, &memory, &key);
+        assert_eq!(
+            ids[0], "K-y",
+            "the cluster with most of Y's records keeps Y"
+        );
+        assert_eq!(
+            ids[1], x,
+            "r's part keeps X, which went to no other cluster"
+        );
+        assert_eq!(changes.kept, 2);
+        assert_eq!(changes.split.len(), 1, "X was split");
     }
 }

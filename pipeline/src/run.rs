@@ -216,7 +216,13 @@ pub fn run(config: &Config, progress: &dyn Progress) -> Result<RunSummary, RunEr
         object.insert("identity".to_string(), json!(identity_changes));
     }
     let published_to = publish(&intake.counts, config, &run_id, &publication, &manifest)?;
-    write_identity_memory(&memory_path, &intake.accepted, &child_of, &children)?;
+    write_identity_memory(
+        &memory_path,
+        &memory,
+        &intake.accepted,
+        &child_of,
+        &children,
+    )?;
 
     progress.stage("alerts", None);
     let date = local.format("%d.%m.%Y").to_string();
@@ -433,6 +439,7 @@ fn read_identity_memory(path: &Path) -> IdentityMemory {
 /// Remembers this run's identifiers for the next run (written beside, then renamed into place).
 fn write_identity_memory(
     path: &Path,
+    previous: &IdentityMemory,
     accepted: &[Accepted],
     child_of: &[usize],
     children: &[IdentifiedChild],
@@ -446,8 +453,21 @@ fn write_identity_memory(
             Some((a.provenance.source.clone(), a.case.record_id.clone()?, id))
         })
         .collect();
+    // Records not seen this run (a source that could not be read, a file not sent again) keep their
+    // identifiers for when they come back.
+    let seen: std::collections::BTreeSet<(&str, &str)> = rows
+        .iter()
+        .map(|(s, r, _)| (s.as_str(), r.as_str()))
+        .collect();
+    let kept: Vec<(String, String, String)> = previous
+        .child_of
+        .iter()
+        .filter(|((s, r), _)| !seen.contains(&(s.as_str(), r.as_str())))
+        .map(|((s, r), c)| (s.clone(), r.clone(), c.clone()))
+        .collect();
+    rows.extend(kept);
     rows.sort();
-    rows.dedup();
+    rows.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
     table.rows = rows
         .into_iter()
         .map(|(s, r, c)| vec![Cell::text(s), Cell::text(r), Cell::text(c)])

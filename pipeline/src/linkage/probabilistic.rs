@@ -141,8 +141,23 @@ impl Linker for ProbabilisticLinker {
         let mut sets = DisjointSets::new(records.len());
         let mut members: Vec<Vec<usize>> = (0..records.len()).map(|i| vec![i]).collect();
         let (mut linked, mut review, mut refused) = (0, 0, 0);
+        // The same record sent twice (same source and record id) is one child, whatever it says now.
+        for &(i, j) in &candidates {
+            let (a, b) = (&records[i], &records[j]);
+            if !a.record_id.is_empty() && a.source == b.source && a.record_id == b.record_id {
+                let (ri, rj) = (sets.find(i), sets.find(j));
+                if ri != rj {
+                    sets.union(ri, rj);
+                    let root = sets.find(ri);
+                    let other = if root == ri { rj } else { ri };
+                    let moved = std::mem::take(&mut members[other]);
+                    members[root].extend(moved);
+                    linked += 1;
+                }
+            }
+        }
         for &(p, i, j) in &scored {
-            if p < s.link_probability {
+            if p.is_nan() || p < s.link_probability {
                 if p >= s.review_probability {
                     review += 1;
                 }
@@ -262,7 +277,7 @@ fn candidate_pairs(records: &[Prepared<'_>], max_block: usize) -> (Vec<(usize, u
             blocks.entry(key).or_default().push(i);
         }
     }
-    let mut pairs: Vec<u64> = Vec::new();
+    let mut pairs: Vec<(usize, usize)> = Vec::new();
     let mut skipped = 0;
     let mut per_kind: BTreeMap<&str, usize> = BTreeMap::new();
     for (key, members) in &blocks {
@@ -274,8 +289,7 @@ fn candidate_pairs(records: &[Prepared<'_>], max_block: usize) -> (Vec<(usize, u
         *per_kind.entry(kind).or_insert(0) += members.len() * (members.len() - 1) / 2;
         for (a, &i) in members.iter().enumerate() {
             for &j in &members[a + 1..] {
-                let (lo, hi) = if i < j { (i, j) } else { (j, i) };
-                pairs.push(((lo as u64) << 32) | hi as u64);
+                pairs.push((i.min(j), i.max(j)));
             }
         }
     }
@@ -284,10 +298,6 @@ fn candidate_pairs(records: &[Prepared<'_>], max_block: usize) -> (Vec<(usize, u
     }
     pairs.sort_unstable();
     pairs.dedup();
-    let pairs = pairs
-        .into_iter()
-        .map(|p| ((p >> 32) as usize, (p & 0xffff_ffff) as usize))
-        .collect();
     (pairs, skipped)
 }
 
@@ -338,6 +348,9 @@ fn blocking_keys(p: &Prepared<'_>) -> Vec<String> {
     if let Some(number) = &r.personal_number {
         keys.push(format!("personal-number:{number}"));
     }
+    if !r.record_id.is_empty() {
+        keys.push(format!("record:{}\u{1f}{}", r.source, r.record_id));
+    }
     keys
 }
 
@@ -361,7 +374,8 @@ fn name_level(a: &str, b: &str, s: &ProbabilisticSettings) -> u8 {
 /// Birth comparison levels, weakest first:
 /// 0 cannot be one child (years two or more apart); 1 a year apart; 2 two full dates in the same year
 /// but with another day and month; 3 compatible years where one side knows only a year or an age;
-/// 4 two full dates a typo apart (same year and month, or day, or day and month swapped); 5 the same date.
+/// 4 two full dates a typo apart (same year and month, or day, or day and month swapped, or the same
+/// day and month a year apart); 5 the same date.
 fn birth_level(a: &LinkRecord, b: &LinkRecord) -> u8 {
     use chrono::Datelike;
     if let (Some(x), Some(y)) = (a.birth_date, b.birth_date) {
@@ -369,7 +383,11 @@ fn birth_level(a: &LinkRecord, b: &LinkRecord) -> u8 {
             return 5;
         }
         let swapped = x.day() == y.month() && x.month() == y.day();
-        if x.year() == y.year() && (x.month() == y.month() || x.day() == y.day() || swapped) {
+        let year_typo =
+            (x.year() - y.year()).abs() == 1 && x.month() == y.month() && x.day() == y.day();
+        let same_year_close =
+            x.year() == y.year() && (x.month() == y.month() || x.day() == y.day() || swapped);
+        if year_typo || same_year_close {
             return 4;
         }
         return match (x.year() - y.year()).abs() {
@@ -593,8 +611,17 @@ fn contradict(
         b.iter().any(|&j| {
             let (x, y) = (&records[i], &records[j]);
             let (rx, ry) = (x.record, y.record);
-            let numbers =
-                matches!((&rx.personal_number, &ry.personal_number), (Some(p), Some(q)) if p != q);
+            // A Kosovo number and a Serbian JMBG of one child differ without contradicting.
+            let numbers = matches!((&rx.personal_number, &ry.personal_number),
+                (Some(p), Some(q)) if p != q && p.len() == q.len());
+            let same_number = matches!((&rx.personal_number, &ry.personal_number),
+                (Some(p), Some(q)) if p == q);
+            // Boy and girl twins: Arben / Arbena are close names but not the same child.
+            let other_sex = matches!((&rx.sex, &ry.sex), (Some(p), Some(q)) if p != q)
+                && rx.given_key != ry.given_key;
+            if same_number {
+                return other_sex;
+            }
             let close = |level: u8| level != NULL && level >= 2;
             let same_given = close(name_level(&rx.given_key, &ry.given_key, s));
             let swapped = close(name_level(&rx.given_key, &y.surname_stem, s))
@@ -609,6 +636,7 @@ fn contradict(
             };
             let other_father = name_level(&rx.father_key, &ry.father_key, s) == 0;
             numbers
+                || other_sex
                 || (both_born && known_given && !same_given && !swapped)
                 || other_years
                 || other_father
@@ -665,6 +693,37 @@ mod tests {
         assert!(
             !contradict(&[0], &[3], &prepared, &s),
             "a typo is the same child"
+        );
+    }
+
+    #[test]
+    fn boy_and_girl_twins_stay_apart_and_personal_numbers_decide_only_when_comparable() {
+        let s = ProbabilisticSettings::default();
+        let boy = record("1", "arben", "krasnici", Some((2012, 3, 4)));
+        let mut girl = record("2", "arbena", "krasnici", Some((2012, 3, 4)));
+        girl.sex = Some("F".into());
+        // One child: a Kosovo number in one office, a JMBG in another, and a year typo.
+        let mut kosovo = record("3", "drita", "gashi", Some((2012, 5, 17)));
+        kosovo.personal_number = Some("1234567892".into());
+        let mut jmbg = record("4", "drita", "gashi", Some((2012, 5, 17)));
+        jmbg.personal_number = Some("1705012715003".into());
+        let mut typo = record("5", "drita", "gashi", Some((2013, 5, 17)));
+        typo.personal_number = Some("1234567892".into());
+        let records = [boy, girl, kosovo, jmbg, typo];
+        let p: Vec<Prepared<'_>> = records.iter().map(Prepared::new).collect();
+        assert!(contradict(&[0], &[1], &p, &s), "Arben and Arbena are twins");
+        assert!(
+            !contradict(&[2], &[3], &p, &s),
+            "a 10- and a 13-digit number do not contradict"
+        );
+        assert!(
+            !contradict(&[2], &[4], &p, &s),
+            "the same number outweighs a year typo"
+        );
+        assert_eq!(
+            birth_level(&records[2], &records[4]),
+            4,
+            "same day and month a year apart is a typo"
         );
     }
 }
