@@ -14,6 +14,7 @@ pub mod model;
 pub mod publish;
 pub mod reconcile;
 pub mod reference;
+pub mod review;
 pub mod rules;
 pub mod run;
 pub mod schema;

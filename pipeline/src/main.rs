@@ -66,6 +66,13 @@ enum Command {
         #[arg(long)]
         truth: PathBuf,
     },
+    /// The clerical review queue: list uncertain pairs, record decisions applied in every later run.
+    Review {
+        #[arg(long, default_value = "config.toml")]
+        config: PathBuf,
+        #[command(subcommand)]
+        action: ReviewAction,
+    },
     /// Generate realistic synthetic exports of the three institutions, with ground truth and a config.
     Synth {
         #[arg(long)]
@@ -77,6 +84,28 @@ enum Command {
         /// The folder holding schemas/, mappings/, rules/, reference/ and templates/.
         #[arg(long, default_value = ".")]
         assets: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ReviewAction {
+    /// Pairs the last run was unsure about, most likely first (record references only, no names).
+    List {
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Record that two records (`source:record_id`) are the same child or different children.
+    Decide {
+        a: String,
+        b: String,
+        #[arg(
+            long,
+            conflicts_with = "different",
+            required_unless_present = "different"
+        )]
+        same: bool,
+        #[arg(long)]
+        different: bool,
     },
 }
 
@@ -126,6 +155,7 @@ fn dispatch(cli: &Cli) -> Result<ExitCode> {
             file,
         } => validate_command(cli, config, source, *lang, file),
         Command::Eval { config, truth } => eval_command(cli, config, truth),
+        Command::Review { config, action } => review_command(cli, config, action),
         Command::Synth {
             out,
             records,
@@ -339,6 +369,65 @@ fn validate_command(
             outcome.quarantined.len(),
             findings.len()
         );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn record_ref(text: &str) -> Result<(String, String)> {
+    let (source, record) = text.split_once(':').with_context(|| {
+        format!("\"{text}\" is not source:record_id (e.g. police:PK-2025-000123)")
+    })?;
+    Ok((source.to_string(), record.to_string()))
+}
+
+fn review_command(cli: &Cli, config_path: &Path, action: &ReviewAction) -> Result<ExitCode> {
+    use regbridge::review::{read_queue, record_decision, Decision};
+    let config = Config::load(config_path)?;
+    let state = &config.run.state_dir;
+    match action {
+        ReviewAction::List { limit } => {
+            let queue = read_queue(state)?;
+            if cli.json {
+                let rows: Vec<serde_json::Value> = queue
+                    .iter()
+                    .take(*limit)
+                    .map(|p| serde_json::json!({"probability": p.probability, "a": format!("{}:{}", p.a.0, p.a.1), "b": format!("{}:{}", p.b.0, p.b.1)}))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!(
+                "{} pairs wait for review (showing {})",
+                queue.len(),
+                queue.len().min(*limit)
+            );
+            for p in queue.iter().take(*limit) {
+                println!(
+                    "{:.3}  {}:{}  {}:{}",
+                    p.probability, p.a.0, p.a.1, p.b.0, p.b.1
+                );
+            }
+            println!(
+                "decide with: regbridge review decide SOURCE:ID SOURCE:ID --same | --different"
+            );
+        }
+        ReviewAction::Decide {
+            a,
+            b,
+            same,
+            different,
+        } => {
+            let decision = match (same, different) {
+                (true, _) => Decision::Same,
+                _ => Decision::Different,
+            };
+            let (a, b) = (record_ref(a)?, record_ref(b)?);
+            let at = chrono::Utc::now().to_rfc3339();
+            record_decision(state, &a, &b, decision, &at)?;
+            if !cli.quiet {
+                println!("recorded; the next run applies it");
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -36,6 +36,8 @@ pub enum RunError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Alerts(#[from] AlertError),
+    #[error(transparent)]
+    Review(#[from] crate::review::ReviewError),
     #[error("pseudonym key: {0}")]
     Key(String),
     #[error("publication failed: {0}")]
@@ -131,7 +133,8 @@ pub fn run(config: &Config, progress: &dyn Progress) -> Result<RunSummary, RunEr
         .iter()
         .map(|a| LinkRecord::from_case(&a.provenance.source, &a.case, &assets.reference.folder))
         .collect();
-    let linkage = assets.linkage.linker().link(&records);
+    let decisions = crate::review::read_decisions(&config.run.state_dir)?;
+    let linkage = assets.linkage.linker(decisions).link(&records);
 
     progress.stage("reconcile", Some(linkage.clusters.len() as u64));
     let compared: Vec<_> = assets.rules.agreement_fields();
@@ -223,6 +226,16 @@ pub fn run(config: &Config, progress: &dyn Progress) -> Result<RunSummary, RunEr
         &child_of,
         &children,
     )?;
+    let queue: Vec<crate::review::QueuedPair> = linkage
+        .review
+        .iter()
+        .map(|&(i, j, probability)| crate::review::QueuedPair {
+            probability,
+            a: (records[i].source.clone(), records[i].record_id.clone()),
+            b: (records[j].source.clone(), records[j].record_id.clone()),
+        })
+        .collect();
+    crate::review::write_queue(&config.run.state_dir, &queue)?;
 
     progress.stage("alerts", None);
     let date = local.format("%d.%m.%Y").to_string();

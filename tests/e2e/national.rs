@@ -299,3 +299,56 @@ fn extra_children(sample: &Path) -> BTreeMap<String, String> {
         .map(|r| (r["record_id"].clone(), r["child_id"].clone()))
         .collect()
 }
+
+#[test]
+fn a_recorded_different_children_decision_keeps_two_records_apart_in_the_next_run() {
+    let (_dir, sample) = synthesise(1500, 29);
+    let config = sample.join("config.toml");
+    run(&config);
+    // Two records of different institutions that the run linked into one child.
+    let cases = read_csv(&sample.join("out/published/cases.csv"));
+    let mut by_child: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for r in &cases {
+        by_child
+            .entry(r["child_id"].clone())
+            .or_default()
+            .push((r["source"].clone(), r["record_id"].clone()));
+    }
+    let (a, b) = by_child
+        .values()
+        .find_map(|m| {
+            let first = m.first()?;
+            let other = m.iter().find(|r| r.0 != first.0)?;
+            Some((first.clone(), other.clone()))
+        })
+        .expect("some child is reported by two institutions");
+    let reference = |r: &(String, String)| format!("{}:{}", r.0, r.1);
+    let output = ok(regbridge().args(["review", "--config"]).arg(&config).args([
+        "decide",
+        &reference(&a),
+        &reference(&b),
+        "--different",
+    ]));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("recorded"));
+    run(&config);
+    let child_of: BTreeMap<(String, String), String> =
+        read_csv(&sample.join("out/published/cases.csv"))
+            .into_iter()
+            .map(|r| {
+                (
+                    (r["source"].clone(), r["record_id"].clone()),
+                    r["child_id"].clone(),
+                )
+            })
+            .collect();
+    assert_ne!(
+        child_of[&a], child_of[&b],
+        "the reviewer's decision must keep them apart"
+    );
+    // The queue is readable by the CLI (record references only).
+    let list = ok(regbridge()
+        .args(["--json", "review", "--config"])
+        .arg(&config)
+        .args(["list"]));
+    let _: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+}

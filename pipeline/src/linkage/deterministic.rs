@@ -56,6 +56,7 @@ impl Linker for DeterministicLinker {
             clusters: sets.sets(),
             method: "deterministic".to_string(),
             links_by_rule,
+            review: Vec::new(),
         }
     }
 }

@@ -85,7 +85,7 @@ pub fn usable_personal_number(number: &str) -> bool {
 }
 
 /// Groups of records that are the same child, plus how they were found.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Linkage {
     /// Each cluster lists record indexes in ascending order; clusters are sorted by their first index.
     pub clusters: Vec<Vec<usize>>,
@@ -93,6 +93,54 @@ pub struct Linkage {
     pub method: String,
     /// Pairs linked per linking rule (before transitive closure).
     pub links_by_rule: BTreeMap<String, usize>,
+    /// Uncertain pairs left in different clusters, most likely first: the clerical review queue.
+    pub review: Vec<(usize, usize, f64)>,
+}
+
+/// Two record indexes, smaller first.
+pub type IndexPair = (usize, usize);
+
+/// A record as review decisions name it: source and record id.
+pub type RecordKey = (String, String);
+
+/// Clerical review decisions: pairs of records that are the same child, or different children.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReviewDecisions {
+    pub same: Vec<(RecordKey, RecordKey)>,
+    pub different: Vec<(RecordKey, RecordKey)>,
+}
+
+impl ReviewDecisions {
+    /// The decisions as index pairs into `records` (every record carrying each reference).
+    pub fn resolve(&self, records: &[LinkRecord]) -> (Vec<IndexPair>, Vec<IndexPair>) {
+        let mut index: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
+        for (i, r) in records.iter().enumerate() {
+            index
+                .entry((r.source.as_str(), r.record_id.as_str()))
+                .or_default()
+                .push(i);
+        }
+        let pairs = |decided: &[(RecordKey, RecordKey)]| {
+            let mut out = Vec::new();
+            for (a, b) in decided {
+                let left = index.get(&(a.0.as_str(), a.1.as_str()));
+                let right = index.get(&(b.0.as_str(), b.1.as_str()));
+                if let (Some(left), Some(right)) = (left, right) {
+                    for &i in left {
+                        for &j in right {
+                            if i != j {
+                                out.push((i.min(j), i.max(j)));
+                            }
+                        }
+                    }
+                }
+            }
+            out.sort_unstable();
+            out.dedup();
+            out
+        };
+        (pairs(&self.same), pairs(&self.different))
+    }
 }
 
 /// A linkage method.
@@ -131,12 +179,14 @@ impl LinkageConfig {
         crate::config::read_toml(path)
     }
 
-    /// The configured linker.
-    pub fn linker(&self) -> Box<dyn Linker> {
+    /// The configured linker, applying clerical review decisions (the probabilistic linker only; exact
+    /// keys leave no uncertain pairs to review).
+    pub fn linker(&self, decisions: ReviewDecisions) -> Box<dyn Linker> {
         match self.method {
             Method::Deterministic => Box::new(deterministic::DeterministicLinker),
             Method::FellegiSunter => Box::new(probabilistic::ProbabilisticLinker {
                 settings: self.probabilistic.clone(),
+                decisions,
             }),
         }
     }

@@ -10,6 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Deserialize;
 
 use super::{DisjointSets, LinkRecord, Linkage, Linker};
+use std::collections::BTreeSet;
 
 /// Settings of the probabilistic linker (`[probabilistic]` in `rules/linkage.toml`).
 #[derive(Debug, Clone, Deserialize)]
@@ -65,6 +66,8 @@ type Gamma = [u8; K];
 #[derive(Debug, Clone, Default)]
 pub struct ProbabilisticLinker {
     pub settings: ProbabilisticSettings,
+    /// Clerical review decisions, applied as must-link and cannot-link.
+    pub decisions: super::ReviewDecisions,
 }
 
 /// m and u per comparison level, and the prior share of matches among candidate pairs.
@@ -141,10 +144,19 @@ impl Linker for ProbabilisticLinker {
         let mut sets = DisjointSets::new(records.len());
         let mut members: Vec<Vec<usize>> = (0..records.len()).map(|i| vec![i]).collect();
         let (mut linked, mut review, mut refused) = (0, 0, 0);
-        // The same record sent twice (same source and record id) is one child, whatever it says now.
-        for &(i, j) in &candidates {
+        let (must, cannot) = self.decisions.resolve(records);
+        let cannot: BTreeSet<(usize, usize)> = cannot.into_iter().collect();
+        let decided: BTreeSet<(usize, usize)> =
+            must.iter().copied().chain(cannot.iter().copied()).collect();
+        // The same record sent twice (same source and record id) is one child, whatever it says now;
+        // so are two records a reviewer decided are the same child.
+        let same_record = candidates.iter().copied().filter(|&(i, j)| {
             let (a, b) = (&records[i], &records[j]);
-            if !a.record_id.is_empty() && a.source == b.source && a.record_id == b.record_id {
+            !a.record_id.is_empty() && a.source == b.source && a.record_id == b.record_id
+        });
+        let forced: Vec<(usize, usize)> = same_record.chain(must.iter().copied()).collect();
+        for (i, j) in forced {
+            {
                 let (ri, rj) = (sets.find(i), sets.find(j));
                 if ri != rj {
                     sets.union(ri, rj);
@@ -167,7 +179,9 @@ impl Linker for ProbabilisticLinker {
             if ri == rj {
                 continue;
             }
-            if contradict(&members[ri], &members[rj], &prepared, s) {
+            if contradict(&members[ri], &members[rj], &prepared, s)
+                || separated(&members[ri], &members[rj], &cannot)
+            {
                 refused += 1;
                 continue;
             }
@@ -178,6 +192,17 @@ impl Linker for ProbabilisticLinker {
             members[root].extend(moved);
             linked += 1;
         }
+        // The queue: uncertain pairs that ended in different clusters and no one has decided yet.
+        let review_queue: Vec<(usize, usize, f64)> = scored
+            .iter()
+            .filter(|(p, i, j)| {
+                *p >= s.review_probability
+                    && *p < s.link_probability
+                    && !decided.contains(&(*i, *j))
+                    && sets.find(*i) != sets.find(*j)
+            })
+            .map(|&(p, i, j)| (i, j, p))
+            .collect();
         let mut stats = BTreeMap::new();
         stats.insert("candidate_pairs".to_string(), candidates.len());
         stats.insert("skipped_blocks".to_string(), skipped_blocks);
@@ -188,6 +213,7 @@ impl Linker for ProbabilisticLinker {
             clusters: sets.sets(),
             method: "fellegi_sunter".to_string(),
             links_by_rule: stats,
+            review: review_queue,
         }
     }
 }
@@ -593,6 +619,13 @@ fn make_monotone(model: &mut Model) {
             }
         }
     }
+}
+
+/// A reviewer decided some record of one cluster and some record of the other are different children.
+fn separated(a: &[usize], b: &[usize], cannot: &BTreeSet<(usize, usize)>) -> bool {
+    !cannot.is_empty()
+        && a.iter()
+            .any(|&i| b.iter().any(|&j| cannot.contains(&(i.min(j), i.max(j)))))
 }
 
 /// Two clusters contradict when joining them would put together records with different personal
