@@ -73,6 +73,13 @@ enum Command {
         #[command(subcommand)]
         action: ReviewAction,
     },
+    /// Why two records (`source:record_id`) were or were not linked: the match weight of every comparison.
+    Explain {
+        #[arg(long, default_value = "config.toml")]
+        config: PathBuf,
+        a: String,
+        b: String,
+    },
     /// Generate realistic synthetic exports of the three institutions, with ground truth and a config.
     Synth {
         #[arg(long)]
@@ -156,6 +163,7 @@ fn dispatch(cli: &Cli) -> Result<ExitCode> {
         } => validate_command(cli, config, source, *lang, file),
         Command::Eval { config, truth } => eval_command(cli, config, truth),
         Command::Review { config, action } => review_command(cli, config, action),
+        Command::Explain { config, a, b } => explain_command(cli, config, a, b),
         Command::Synth {
             out,
             records,
@@ -429,6 +437,59 @@ fn review_command(cli: &Cli, config_path: &Path, action: &ReviewAction) -> Resul
             }
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn explain_command(cli: &Cli, config_path: &Path, a: &str, b: &str) -> Result<ExitCode> {
+    use regbridge::linkage::probabilistic::ProbabilisticLinker;
+    let config = Config::load(config_path)?;
+    let (ra, rb) = (record_ref(a)?, record_ref(b)?);
+    let records = regbridge::run::link_records(&config)?;
+    let find = |key: &(String, String)| {
+        records.iter().position(|(k, _)| k == key).with_context(|| {
+            format!(
+                "{}:{} is not an accepted record of this configuration",
+                key.0, key.1
+            )
+        })
+    };
+    let (i, j) = (find(&ra)?, find(&rb)?);
+    let settings =
+        regbridge::linkage::LinkageConfig::load(&config.paths.rules.join("linkage.toml"))?
+            .probabilistic;
+    let linker = ProbabilisticLinker {
+        settings,
+        decisions: regbridge::review::read_decisions(&config.run.state_dir)?,
+    };
+    let link_records: Vec<_> = records.into_iter().map(|(_, r)| r).collect();
+    let e = linker.explain(&link_records, i, j);
+    if cli.json {
+        println!("{}", serde_json::to_string_pretty(&e)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{a}  ~  {b}");
+    println!();
+    println!("{:<18} {:>6} {:>10}", "comparison", "level", "weight");
+    for (name, level, weight) in &e.comparisons {
+        let level = level.map_or("-".to_string(), |l| l.to_string());
+        println!("{name:<18} {level:>6} {weight:>+10.2}");
+    }
+    println!(
+        "{:<18} {:>6} {:>+10.2}",
+        "name frequency", "", e.name_frequency
+    );
+    println!("{:<18} {:>6} {:>+10.2}", "prior", "", e.prior);
+    println!();
+    println!(
+        "match probability {:.4} (links at {:.2}); {}",
+        e.probability,
+        e.link_probability,
+        if e.candidates {
+            "blocking made them a candidate pair"
+        } else {
+            "blocking never compared them"
+        }
+    );
     Ok(ExitCode::SUCCESS)
 }
 

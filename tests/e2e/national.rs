@@ -345,6 +345,17 @@ fn a_recorded_different_children_decision_keeps_two_records_apart_in_the_next_ru
         child_of[&a], child_of[&b],
         "the reviewer's decision must keep them apart"
     );
+    // explain shows the match weight of every comparison for the pair.
+    let explained = ok(regbridge()
+        .args(["--json", "explain", "--config"])
+        .arg(&config)
+        .args([&reference(&a), &reference(&b)]));
+    let e: serde_json::Value = serde_json::from_slice(&explained.stdout).unwrap();
+    assert_eq!(e["comparisons"].as_array().unwrap().len(), 7, "{e}");
+    assert!(
+        (0.0..=1.0).contains(&e["probability"].as_f64().unwrap()),
+        "{e}"
+    );
     // The queue is readable by the CLI (record references only).
     let list = ok(regbridge()
         .args(["--json", "review", "--config"])

@@ -108,6 +108,55 @@ impl Model {
     }
 }
 
+/// Why two records were (not) linked: each comparison's level and match weight, for `explain`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Explanation {
+    /// (comparison, level, log2 match weight); level `None` when a value is missing on a side.
+    pub comparisons: Vec<(String, Option<u8>, f64)>,
+    /// log2 adjustment for how common the shared name is.
+    pub name_frequency: f64,
+    /// log2 prior odds that two random records are one child.
+    pub prior: f64,
+    pub probability: f64,
+    pub link_probability: f64,
+    /// Whether blocking made the two records a candidate pair at all.
+    pub candidates: bool,
+}
+
+impl ProbabilisticLinker {
+    /// Fits the model on `records` as a run would and explains the pair (i, j).
+    pub fn explain(&self, records: &[LinkRecord], i: usize, j: usize) -> Explanation {
+        let s = &self.settings;
+        let prepared: Vec<Prepared> = records.iter().map(Prepared::new).collect();
+        let (candidates, _) = candidate_pairs(&prepared, s.max_block_size);
+        let gammas: Vec<Gamma> = candidates
+            .iter()
+            .map(|&(a, b)| compare(&prepared[a], &prepared[b], s))
+            .collect();
+        let u = estimate_u(&prepared, s);
+        let model = estimate_model(&gammas, u, records.len(), s.em_iterations);
+        let gamma = compare(&prepared[i], &prepared[j], s);
+        let adjust =
+            NameFrequencies::new(&prepared).adjustment(&prepared[i], &prepared[j], &gamma, &model);
+        Explanation {
+            comparisons: COMPARISONS
+                .iter()
+                .zip(gamma)
+                .enumerate()
+                .map(|(k, ((name, _), level))| {
+                    let level = (level != NULL).then_some(level);
+                    ((*name).to_string(), level, model.weight(k, gamma[k]))
+                })
+                .collect(),
+            name_frequency: adjust / std::f64::consts::LN_2,
+            prior: (model.lambda / (1.0 - model.lambda)).log2(),
+            probability: model.probability_adjusted(&gamma, adjust),
+            link_probability: s.link_probability,
+            candidates: candidates.binary_search(&(i.min(j), i.max(j))).is_ok(),
+        }
+    }
+}
+
 impl Linker for ProbabilisticLinker {
     fn link(&self, records: &[LinkRecord]) -> Linkage {
         let s = &self.settings;
