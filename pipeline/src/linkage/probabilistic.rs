@@ -123,18 +123,45 @@ pub struct Explanation {
     pub candidates: bool,
 }
 
+/// Blocking, comparison and estimation done once for a set of records.
+struct Fitted<'a> {
+    prepared: Vec<Prepared<'a>>,
+    candidates: Vec<(usize, usize)>,
+    skipped_blocks: usize,
+    gammas: Vec<Gamma>,
+    model: Model,
+}
+
 impl ProbabilisticLinker {
-    /// Fits the model on `records` as a run would and explains the pair (i, j).
-    pub fn explain(&self, records: &[LinkRecord], i: usize, j: usize) -> Explanation {
+    /// Candidate pairs, their comparison vectors and the model estimated from them.
+    fn fit<'a>(&self, records: &'a [LinkRecord]) -> Fitted<'a> {
         let s = &self.settings;
-        let prepared: Vec<Prepared> = records.iter().map(Prepared::new).collect();
-        let (candidates, _) = candidate_pairs(&prepared, s.max_block_size);
+        let prepared: Vec<Prepared<'a>> = records.iter().map(Prepared::new).collect();
+        let (candidates, skipped_blocks) = candidate_pairs(&prepared, s.max_block_size);
         let gammas: Vec<Gamma> = candidates
             .iter()
-            .map(|&(a, b)| compare(&prepared[a], &prepared[b], s))
+            .map(|&(i, j)| compare(&prepared[i], &prepared[j], s))
             .collect();
         let u = estimate_u(&prepared, s);
         let model = estimate_model(&gammas, u, records.len(), s.em_iterations);
+        Fitted {
+            prepared,
+            candidates,
+            skipped_blocks,
+            gammas,
+            model,
+        }
+    }
+
+    /// Fits the model on `records` as a run would and explains the pair (i, j).
+    pub fn explain(&self, records: &[LinkRecord], i: usize, j: usize) -> Explanation {
+        let s = &self.settings;
+        let Fitted {
+            prepared,
+            candidates,
+            model,
+            ..
+        } = self.fit(records);
         let gamma = compare(&prepared[i], &prepared[j], s);
         let adjust =
             NameFrequencies::new(&prepared).adjustment(&prepared[i], &prepared[j], &gamma, &model);
@@ -160,14 +187,13 @@ impl ProbabilisticLinker {
 impl Linker for ProbabilisticLinker {
     fn link(&self, records: &[LinkRecord]) -> Linkage {
         let s = &self.settings;
-        let prepared: Vec<Prepared> = records.iter().map(Prepared::new).collect();
-        let (candidates, skipped_blocks) = candidate_pairs(&prepared, s.max_block_size);
-        let gammas: Vec<Gamma> = candidates
-            .iter()
-            .map(|&(i, j)| compare(&prepared[i], &prepared[j], s))
-            .collect();
-        let u = estimate_u(&prepared, s);
-        let model = estimate_model(&gammas, u, records.len(), s.em_iterations);
+        let Fitted {
+            prepared,
+            candidates,
+            skipped_blocks,
+            gammas,
+            model,
+        } = self.fit(records);
         for (k, (name, levels)) in COMPARISONS.iter().enumerate() {
             let weights: Vec<String> = (0..*levels)
                 .map(|l| format!("{:+.1}", model.weight(k, l as u8)))
