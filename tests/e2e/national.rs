@@ -363,3 +363,58 @@ fn a_recorded_different_children_decision_keeps_two_records_apart_in_the_next_ru
         .args(["list"]));
     let _: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
 }
+
+#[test]
+fn a_recorded_same_child_decision_joins_two_records_in_the_next_run() {
+    let (_dir, sample) = synthesise(1500, 31);
+    let config = sample.join("config.toml");
+    run(&config);
+    // Two records of one true child that the run left apart.
+    let child_of: BTreeMap<(String, String), String> =
+        read_csv(&sample.join("out/published/cases.csv"))
+            .into_iter()
+            .map(|r| {
+                (
+                    (r["source"].clone(), r["record_id"].clone()),
+                    r["child_id"].clone(),
+                )
+            })
+            .collect();
+    let mut by_truth: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for r in read_csv(&sample.join("truth.csv")) {
+        let key = (r["source"].clone(), r["record_id"].clone());
+        if child_of.contains_key(&key) {
+            by_truth.entry(r["child"].clone()).or_default().push(key);
+        }
+    }
+    let (a, b) = by_truth
+        .values()
+        .find_map(|m| {
+            let first = m.first()?;
+            let apart = m.iter().find(|r| child_of[*r] != child_of[first])?;
+            Some((first.clone(), apart.clone()))
+        })
+        .expect("linkage misses at least one true pair in 1,500 records");
+    let reference = |r: &(String, String)| format!("{}:{}", r.0, r.1);
+    ok(regbridge().args(["review", "--config"]).arg(&config).args([
+        "decide",
+        &reference(&a),
+        &reference(&b),
+        "--same",
+    ]));
+    run(&config);
+    let after: BTreeMap<(String, String), String> =
+        read_csv(&sample.join("out/published/cases.csv"))
+            .into_iter()
+            .map(|r| {
+                (
+                    (r["source"].clone(), r["record_id"].clone()),
+                    r["child_id"].clone(),
+                )
+            })
+            .collect();
+    assert_eq!(
+        after[&a], after[&b],
+        "the reviewer's decision must join them"
+    );
+}
