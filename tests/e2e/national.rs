@@ -331,16 +331,7 @@ fn a_recorded_different_children_decision_keeps_two_records_apart_in_the_next_ru
     ]));
     assert!(String::from_utf8_lossy(&output.stdout).contains("recorded"));
     run(&config);
-    let child_of: BTreeMap<(String, String), String> =
-        read_csv(&sample.join("out/published/cases.csv"))
-            .into_iter()
-            .map(|r| {
-                (
-                    (r["source"].clone(), r["record_id"].clone()),
-                    r["child_id"].clone(),
-                )
-            })
-            .collect();
+    let child_of = published_children(&sample);
     assert_ne!(
         child_of[&a], child_of[&b],
         "the reviewer's decision must keep them apart"
@@ -370,16 +361,7 @@ fn a_recorded_same_child_decision_joins_two_records_in_the_next_run() {
     let config = sample.join("config.toml");
     run(&config);
     // Two records of one true child that the run left apart.
-    let child_of: BTreeMap<(String, String), String> =
-        read_csv(&sample.join("out/published/cases.csv"))
-            .into_iter()
-            .map(|r| {
-                (
-                    (r["source"].clone(), r["record_id"].clone()),
-                    r["child_id"].clone(),
-                )
-            })
-            .collect();
+    let child_of = published_children(&sample);
     let mut by_truth: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     for r in read_csv(&sample.join("truth.csv")) {
         let key = (r["source"].clone(), r["record_id"].clone());
@@ -403,18 +385,22 @@ fn a_recorded_same_child_decision_joins_two_records_in_the_next_run() {
         "--same",
     ]));
     run(&config);
-    let after: BTreeMap<(String, String), String> =
-        read_csv(&sample.join("out/published/cases.csv"))
-            .into_iter()
-            .map(|r| {
-                (
-                    (r["source"].clone(), r["record_id"].clone()),
-                    r["child_id"].clone(),
-                )
-            })
-            .collect();
+    let after = published_children(&sample);
     assert_eq!(
         after[&a], after[&b],
         "the reviewer's decision must join them"
     );
+}
+
+/// Record → child_id of the last published run.
+fn published_children(sample: &Path) -> BTreeMap<(String, String), String> {
+    read_csv(&sample.join("out/published/cases.csv"))
+        .into_iter()
+        .map(|r| {
+            (
+                (r["source"].clone(), r["record_id"].clone()),
+                r["child_id"].clone(),
+            )
+        })
+        .collect()
 }

@@ -231,16 +231,10 @@ impl Linker for ProbabilisticLinker {
         });
         let forced: Vec<(usize, usize)> = same_record.chain(must.iter().copied()).collect();
         for (i, j) in forced {
-            {
-                let (ri, rj) = (sets.find(i), sets.find(j));
-                if ri != rj {
-                    sets.union(ri, rj);
-                    let root = sets.find(ri);
-                    let other = if root == ri { rj } else { ri };
-                    let moved = std::mem::take(&mut members[other]);
-                    members[root].extend(moved);
-                    linked += 1;
-                }
+            let (ri, rj) = (sets.find(i), sets.find(j));
+            if ri != rj {
+                join(&mut sets, &mut members, ri, rj);
+                linked += 1;
             }
         }
         for &(p, i, j) in &scored {
@@ -260,11 +254,7 @@ impl Linker for ProbabilisticLinker {
                 refused += 1;
                 continue;
             }
-            sets.union(ri, rj);
-            let root = sets.find(ri);
-            let other = if root == ri { rj } else { ri };
-            let moved = std::mem::take(&mut members[other]);
-            members[root].extend(moved);
+            join(&mut sets, &mut members, ri, rj);
             linked += 1;
         }
         // The queue: uncertain pairs that ended in different clusters and no one has decided yet.
@@ -694,6 +684,15 @@ fn make_monotone(model: &mut Model) {
             }
         }
     }
+}
+
+/// Joins the clusters rooted at `ri` and `rj`, keeping the member lists with the new root.
+fn join(sets: &mut DisjointSets, members: &mut [Vec<usize>], ri: usize, rj: usize) {
+    sets.union(ri, rj);
+    let root = sets.find(ri);
+    let other = if root == ri { rj } else { ri };
+    let moved = std::mem::take(&mut members[other]);
+    members[root].extend(moved);
 }
 
 /// A reviewer decided some record of one cluster and some record of the other are different children.
