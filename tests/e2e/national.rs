@@ -221,12 +221,12 @@ fn eval_scores_the_last_run_against_the_truth_and_linkage_rarely_merges_two_chil
     );
     assert_eq!(e["predicted_children"], summary["unique_children"]);
     // Merging two different children is the costly error: the brief's floor is 0.99 precision.
-    // Measured here: precision 0.998, recall 0.957, F1 0.977.
+    // Measured here: precision 0.996, recall 0.992, F1 0.994.
     assert!(e["pairwise"]["precision"].as_f64().unwrap() >= 0.99, "{e}");
-    assert!(e["pairwise"]["recall"].as_f64().unwrap() >= 0.90, "{e}");
+    assert!(e["pairwise"]["recall"].as_f64().unwrap() >= 0.95, "{e}");
     assert!(e["pairwise"]["f1"].as_f64().unwrap() >= 0.97, "{e}");
-    // A pair blocking misses can never be linked (bar 0.99; measured here 0.98, see BENCHMARKS.md).
-    assert!(e["blocking_recall"].as_f64().unwrap() >= 0.97, "{e}");
+    // A pair blocking misses can never be linked (bar 0.99; measured here 0.999, see BENCHMARKS.md).
+    assert!(e["blocking_recall"].as_f64().unwrap() >= 0.99, "{e}");
     assert!(e["candidate_pairs"].as_u64().unwrap() > 0, "{e}");
 }
 
@@ -342,7 +342,7 @@ fn a_recorded_different_children_decision_keeps_two_records_apart_in_the_next_ru
         .arg(&config)
         .args([&reference(&a), &reference(&b)]));
     let e: serde_json::Value = serde_json::from_slice(&explained.stdout).unwrap();
-    assert_eq!(e["comparisons"].as_array().unwrap().len(), 7, "{e}");
+    assert_eq!(e["comparisons"].as_array().unwrap().len(), 9, "{e}");
     assert!(
         (0.0..=1.0).contains(&e["probability"].as_f64().unwrap()),
         "{e}"

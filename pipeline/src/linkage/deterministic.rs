@@ -89,6 +89,8 @@ mod tests {
             birth_years: Some((2012, 2012)),
             municipality: Some("PRI".into()),
             region: Some("PR".into()),
+            event_date: None,
+            activity: None,
         }
     }
 

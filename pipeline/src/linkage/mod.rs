@@ -30,6 +30,11 @@ pub struct LinkRecord {
     pub birth_years: Option<(i32, i32)>,
     pub municipality: Option<String>,
     pub region: Option<String>,
+    /// When the institution met the child: one child's records cluster in time (a police
+    /// identification, the social-work referral weeks later, an inspection that season).
+    pub event_date: Option<NaiveDate>,
+    /// Activity code: a child is usually found at the same work by every institution.
+    pub activity: Option<String>,
 }
 
 impl LinkRecord {
@@ -59,6 +64,8 @@ impl LinkRecord {
             birth_years: birth_years(case),
             municipality: case.municipality.clone(),
             region: case.region.clone(),
+            event_date: case.event_date,
+            activity: case.activity.clone(),
         }
     }
 }

@@ -8,7 +8,7 @@ use rand_chacha::ChaCha8Rng;
 use regbridge_connectors::sink::table::Cell;
 use serde_json::{json, Value};
 
-use super::lexicon::{Lexicon, PlaceForms};
+use super::lexicon::{ActivityForms, Lexicon, PlaceForms};
 use super::names::{serbianize, strip_diacritics, toggle_definite_i, typo};
 use super::population::{
     add_days, add_years, age_at, personal_number, weighted, ymd, Child, NameStyle, Report, CSW,
@@ -192,6 +192,34 @@ fn choose<'a, R: Rng>(rng: &mut R, items: &[&'a str]) -> &'a str {
         .unwrap_or("")
 }
 
+/// Share of records on which an office writes another activity than the child's usual one (the child
+/// moved from the market to a field, or the office read the situation differently).
+const ACTIVITY_DRIFT: f64 = 0.12;
+
+/// The activity a record reports: usually the child's, sometimes another (an employer's activity for
+/// the inspectorate, which inspects employers).
+fn reported_activity<'a, R: Rng>(
+    rng: &mut R,
+    lexicon: &'a Lexicon,
+    child: &Child,
+    at_employer: bool,
+) -> Option<&'a ActivityForms> {
+    let usual = lexicon.activities.get(usize::from(child.activity));
+    if !rng.random_bool(ACTIVITY_DRIFT) {
+        return usual;
+    }
+    let others: Vec<&ActivityForms> = lexicon
+        .activities
+        .iter()
+        .filter(|a| !at_employer || !a.nace.is_empty())
+        .filter(|a| usual.is_none_or(|u| u.code != a.code))
+        .collect();
+    others
+        .get(rng.random_range(0..others.len().max(1)))
+        .copied()
+        .or(usual)
+}
+
 /// An estimated age: usually right, sometimes a year off, always 5–17.
 fn estimated_age<R: Rng>(rng: &mut R, age: i32) -> i32 {
     let off = if rng.random_bool(0.25) {
@@ -364,9 +392,7 @@ pub(crate) fn police_row<R: Rng>(
         .communities
         .get(usize::from(child.community))
         .map_or("", |c| choose_form(rng, &c.police_forms, 0.85));
-    let activity = lexicon
-        .activities
-        .get(usize::from(child.activity))
+    let activity = reported_activity(rng, lexicon, child, false)
         .map_or("", |a| choose_form(rng, &a.police_forms, 0.7));
     let vendi = choose(rng, POLICE_PLACES);
     vec![
@@ -503,7 +529,7 @@ pub(crate) fn csw_row<R: Rng>(
         Some(c) => c.police_forms.first().cloned().unwrap_or_default(),
         None => String::new(),
     };
-    let activity = lexicon.activities.get(usize::from(child.activity));
+    let activity = reported_activity(rng, lexicon, child, false);
     let activity = match activity {
         Some(a) if cyrillic => a.serbian_cyrillic.clone(),
         Some(a) if serbian => a.serbian_latin.clone(),
@@ -639,7 +665,7 @@ pub(crate) fn inspection<R: Rng>(
         event,
         DateStyle::Iso,
     );
-    let activity = lexicon.activities.get(usize::from(child.activity));
+    let activity = reported_activity(rng, lexicon, child, true);
     let activity_code = activity.map_or("", |a| a.code.as_str());
     let community = lexicon
         .communities

@@ -1,0 +1,157 @@
+//! Clustering of linked pairs into children, refusing joins that would put two children together.
+
+use std::collections::BTreeSet;
+
+use super::compare::{birth_level, name_level, Prepared, NULL};
+use super::ProbabilisticSettings;
+use crate::linkage::{DisjointSets, LinkRecord, ReviewDecisions};
+
+/// Joins the clusters rooted at `ri` and `rj`, keeping the member lists with the new root.
+pub(super) fn join(sets: &mut DisjointSets, members: &mut [Vec<usize>], ri: usize, rj: usize) {
+    sets.union(ri, rj);
+    let root = sets.find(ri);
+    let other = if root == ri { rj } else { ri };
+    let moved = std::mem::take(&mut members[other]);
+    members[root].extend(moved);
+}
+
+/// A reviewer decided some record of one cluster and some record of the other are different children.
+pub(super) fn separated(a: &[usize], b: &[usize], cannot: &BTreeSet<(usize, usize)>) -> bool {
+    !cannot.is_empty()
+        && a.iter()
+            .any(|&i| b.iter().any(|&j| cannot.contains(&(i.min(j), i.max(j)))))
+}
+
+/// Two clusters contradict when joining them would put together records with different personal
+/// numbers; two records that both carry a full date of birth yet clearly different given names
+/// (not the same, not a typo apart, not the same names in swapped order: twins share everything but
+/// the given name); two records whose birth years cannot be the same child's (more than a year apart);
+/// or two records with clearly different fathers (children with the same common name). Merging two
+/// children is the costly error, so such a join is refused even when a third record seems to bridge them.
+pub(super) fn contradict(
+    a: &[usize],
+    b: &[usize],
+    records: &[Prepared<'_>],
+    s: &ProbabilisticSettings,
+) -> bool {
+    a.iter().any(|&i| {
+        b.iter().any(|&j| {
+            let (x, y) = (&records[i], &records[j]);
+            let (rx, ry) = (x.record, y.record);
+            // A Kosovo number and a Serbian JMBG of one child differ without contradicting.
+            let numbers = matches!((&rx.personal_number, &ry.personal_number),
+                (Some(p), Some(q)) if p != q && p.len() == q.len());
+            let same_number = matches!((&rx.personal_number, &ry.personal_number),
+                (Some(p), Some(q)) if p == q);
+            // Boy and girl twins: Arben / Arbena are close names but not the same child.
+            let other_sex = matches!((&rx.sex, &ry.sex), (Some(p), Some(q)) if p != q)
+                && rx.given_key != ry.given_key;
+            if same_number {
+                return other_sex;
+            }
+            let close = |level: u8| level != NULL && level >= 2;
+            let same_given = close(name_level(&rx.given_key, &ry.given_key, s));
+            let swapped = close(name_level(&rx.given_key, &y.surname_stem, s))
+                && close(name_level(&x.surname_stem, &ry.given_key, s));
+            let both_born = rx.birth_date.is_some() && ry.birth_date.is_some();
+            let known_given = !rx.given_key.is_empty() && !ry.given_key.is_empty();
+            // Same common name, but born in clearly different years, or of clearly different fathers.
+            // Two real (not estimated) dates of birth that are not a typo apart: two children.
+            let other_years = match birth_level(rx, ry) {
+                NULL => false,
+                level => level == 0 || (both_born && level <= 2),
+            };
+            let other_father = name_level(&rx.father_key, &ry.father_key, s) == 0;
+            numbers
+                || other_sex
+                || (both_born && known_given && !same_given && !swapped)
+                || other_years
+                || other_father
+        })
+    })
+}
+
+/// Linked pairs grouped into children, with what the grouping did.
+pub(super) struct Clustering {
+    pub(super) clusters: Vec<Vec<usize>>,
+    /// Joins made (forced and scored).
+    pub(super) linked: usize,
+    /// Pairs between the review and the link probability.
+    pub(super) review_band: usize,
+    /// Joins refused because the two clusters contradict or a reviewer separated them.
+    pub(super) refused: usize,
+    /// Uncertain pairs left in different clusters that no one has decided yet, most likely first.
+    pub(super) review_queue: Vec<(usize, usize, f64)>,
+}
+
+/// Groups records into children: records sent twice and reviewer "same child" decisions first, then
+/// scored pairs from the strongest down, each join checked for contradictions and for reviewer
+/// "different children" decisions. `scored` must be sorted strongest first.
+pub(super) fn cluster(
+    records: &[LinkRecord],
+    prepared: &[Prepared<'_>],
+    candidates: &[(usize, usize)],
+    scored: &[(f64, usize, usize)],
+    decisions: &ReviewDecisions,
+    s: &ProbabilisticSettings,
+) -> Clustering {
+    let n = records.len();
+    let mut sets = DisjointSets::new(n);
+    let mut members: Vec<Vec<usize>> = (0..n).map(|i| vec![i]).collect();
+    let (mut linked, mut review_band, mut refused) = (0, 0, 0);
+    let (must, cannot) = decisions.resolve(records);
+    let cannot: BTreeSet<(usize, usize)> = cannot.into_iter().collect();
+    let decided: BTreeSet<(usize, usize)> =
+        must.iter().copied().chain(cannot.iter().copied()).collect();
+    // The same record sent twice (same source and record id) is one child, whatever it says now;
+    // so are two records a reviewer decided are the same child.
+    let same_record = candidates.iter().copied().filter(|&(i, j)| {
+        let (a, b) = (&records[i], &records[j]);
+        !a.record_id.is_empty() && a.source == b.source && a.record_id == b.record_id
+    });
+    let forced: Vec<(usize, usize)> = same_record.chain(must.iter().copied()).collect();
+    for (i, j) in forced {
+        let (ri, rj) = (sets.find(i), sets.find(j));
+        if ri != rj {
+            join(&mut sets, &mut members, ri, rj);
+            linked += 1;
+        }
+    }
+    for &(p, i, j) in scored {
+        if p.is_nan() || p < s.link_probability {
+            if p >= s.review_probability {
+                review_band += 1;
+            }
+            continue;
+        }
+        let (ri, rj) = (sets.find(i), sets.find(j));
+        if ri == rj {
+            continue;
+        }
+        if contradict(&members[ri], &members[rj], prepared, s)
+            || separated(&members[ri], &members[rj], &cannot)
+        {
+            refused += 1;
+            continue;
+        }
+        join(&mut sets, &mut members, ri, rj);
+        linked += 1;
+    }
+    let review_queue: Vec<(usize, usize, f64)> = scored
+        .iter()
+        .filter(|(p, i, j)| {
+            *p >= s.review_probability
+                && *p < s.link_probability
+                && !decided.contains(&(*i, *j))
+                && sets.find(*i) != sets.find(*j)
+        })
+        .map(|&(p, i, j)| (i, j, p))
+        .collect();
+    Clustering {
+        clusters: sets.sets(),
+        linked,
+        review_band,
+        refused,
+        review_queue,
+    }
+}

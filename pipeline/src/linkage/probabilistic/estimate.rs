@@ -1,0 +1,205 @@
+//! Estimation of the model: u from random record pairs, m by EM over selected candidate pairs, and the
+//! prior share of matches.
+
+use std::collections::BTreeMap;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::compare::{compare, Gamma, Prepared, COMPARISONS, K, NULL};
+use super::ProbabilisticSettings;
+
+/// m and u per comparison level, and the prior share of matches among candidate pairs.
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub m: Vec<Vec<f64>>,
+    pub u: Vec<Vec<f64>>,
+    pub lambda: f64,
+}
+
+impl Model {
+    /// Posterior probability that a pair with this comparison vector is a match.
+    pub fn probability(&self, gamma: &Gamma) -> f64 {
+        let mut log_ratio = (self.lambda / (1.0 - self.lambda)).ln();
+        for (k, &level) in gamma.iter().enumerate() {
+            if level != NULL {
+                let l = usize::from(level);
+                log_ratio += (self.m[k][l] / self.u[k][l]).ln();
+            }
+        }
+        1.0 / (1.0 + (-log_ratio).exp())
+    }
+
+    /// Like [`Model::probability`], with `adjust` (natural log) added to the log odds.
+    pub fn probability_adjusted(&self, gamma: &Gamma, adjust: f64) -> f64 {
+        let p = self.probability(gamma).clamp(1e-300, 1.0 - 1e-16);
+        let log_odds = (p / (1.0 - p)).ln() + adjust;
+        1.0 / (1.0 + (-log_odds).exp())
+    }
+
+    /// Match weight (log2 Bayes factor) of each comparison level, for `explain`.
+    pub fn weight(&self, k: usize, level: u8) -> f64 {
+        if level == NULL {
+            return 0.0;
+        }
+        let l = usize::from(level);
+        (self.m[k][l] / self.u[k][l]).log2()
+    }
+}
+
+/// u: how often each level occurs among random pairs (almost all of them different children).
+pub(super) fn estimate_u(records: &[Prepared<'_>], s: &ProbabilisticSettings) -> Vec<Vec<f64>> {
+    let mut counts: Vec<Vec<f64>> = COMPARISONS.iter().map(|(_, n)| vec![1.0; *n]).collect();
+    let n = records.len();
+    if n >= 2 {
+        let mut rng = ChaCha8Rng::seed_from_u64(s.seed);
+        for _ in 0..s.u_sample_pairs {
+            let i = rng.random_range(0..n);
+            let j = rng.random_range(0..n);
+            if i == j {
+                continue;
+            }
+            let gamma = compare(&records[i], &records[j], s);
+            for (k, &level) in gamma.iter().enumerate() {
+                if level != NULL {
+                    counts[k][usize::from(level)] += 1.0;
+                }
+            }
+        }
+    }
+    normalise(counts)
+}
+
+pub(super) fn normalise(counts: Vec<Vec<f64>>) -> Vec<Vec<f64>> {
+    counts
+        .into_iter()
+        .map(|levels| {
+            let total: f64 = levels.iter().sum();
+            levels.into_iter().map(|c| c / total).collect()
+        })
+        .collect()
+}
+
+/// m by EM in two training sessions, each over the pairs selected by agreement on some fields and
+/// updating only the other fields (the selected fields carry no information about those pairs):
+/// pairs with the same given name, surname and father's name train birth, sex, place and personal
+/// number; pairs with the same full date of birth train the names and father's name (and the rest
+/// again). Selecting on names alone is not enough: in a large register most same-name pairs are
+/// namesakes, and EM would learn "same name in the same place" instead of "same child". u stays at its
+/// random-pair estimate; weights are made non-decreasing in the level; the prior is solved for random
+/// pairs.
+pub(super) fn estimate_model(
+    gammas: &[Gamma],
+    u: Vec<Vec<f64>>,
+    records: usize,
+    iterations: usize,
+) -> Model {
+    let initial: Vec<Vec<f64>> = COMPARISONS
+        .iter()
+        .map(|(_, n)| {
+            let mut levels = vec![0.1 / (*n as f64 - 1.0).max(1.0); *n];
+            levels[n - 1] = 0.9;
+            levels
+        })
+        .collect();
+    let same_family_names = |g: &Gamma| g[0] == 3 && g[1] == 3 && g[2] == 2;
+    let same_birth = |g: &Gamma| g[3] == 6;
+    let session_a = em_session(
+        gammas,
+        same_family_names,
+        &[0, 1, 2],
+        &initial,
+        &u,
+        iterations,
+    );
+    let session_b = em_session(gammas, same_birth, &[3], &initial, &u, iterations);
+    let mut m = initial;
+    for k in 0..K {
+        m[k] = match k {
+            0..=2 => session_b[k].clone(),
+            3 => session_a[k].clone(),
+            _ => session_a[k]
+                .iter()
+                .zip(&session_b[k])
+                .map(|(a, b)| (a + b) / 2.0)
+                .collect(),
+        };
+    }
+    let mut model = Model { m, u, lambda: 1e-4 };
+    make_monotone(&mut model);
+    // The prior for two random records: expected matches among candidates over all possible pairs.
+    let all_pairs = (records as f64) * (records as f64 - 1.0) / 2.0;
+    if all_pairs > 0.0 {
+        for _ in 0..20 {
+            let expected: f64 = gammas.iter().map(|g| model.probability(g)).sum();
+            model.lambda = (expected / all_pairs).clamp(1e-12, 0.5);
+        }
+    }
+    model
+}
+
+/// One EM session over the pairs `select` keeps, updating m of every comparison but `fixed`.
+pub(super) fn em_session(
+    gammas: &[Gamma],
+    select: impl Fn(&Gamma) -> bool,
+    fixed: &[usize],
+    initial: &[Vec<f64>],
+    u: &[Vec<f64>],
+    iterations: usize,
+) -> Vec<Vec<f64>> {
+    let mut patterns: BTreeMap<Gamma, f64> = BTreeMap::new();
+    for g in gammas.iter().filter(|g| select(g)) {
+        let mut g = *g;
+        for &k in fixed {
+            g[k] = NULL;
+        }
+        *patterns.entry(g).or_insert(0.0) += 1.0;
+    }
+    let total: f64 = patterns.values().sum();
+    let mut model = Model {
+        m: initial.to_vec(),
+        u: u.to_vec(),
+        lambda: 0.5,
+    };
+    if total == 0.0 {
+        return model.m;
+    }
+    for _ in 0..iterations {
+        let mut counts: Vec<Vec<f64>> = COMPARISONS.iter().map(|(_, n)| vec![0.5; *n]).collect();
+        let mut matches = 0.0;
+        for (gamma, &n) in &patterns {
+            let p = model.probability(gamma) * n;
+            matches += p;
+            for (k, &level) in gamma.iter().enumerate() {
+                if level != NULL {
+                    counts[k][usize::from(level)] += p;
+                }
+            }
+        }
+        let updated = normalise(counts);
+        for (k, levels) in updated.into_iter().enumerate() {
+            if !fixed.contains(&k) {
+                model.m[k] = levels;
+            }
+        }
+        model.lambda = (matches / total).clamp(1e-6, 1.0 - 1e-6);
+    }
+    model.m
+}
+
+/// A closer agreement never weighs less than a looser one: where m/u would fall with the level, the
+/// looser level's m is lowered to keep the order. Only for the similarity scales (names, father's name,
+/// place, event date); birth levels mix precision and closeness, so their order is not one of evidence.
+pub(super) fn make_monotone(model: &mut Model) {
+    const SCALES: [usize; 5] = [0, 1, 2, 5, 7];
+    for k in SCALES {
+        let levels = model.m[k].len();
+        for l in (0..levels.saturating_sub(1)).rev() {
+            let higher = model.m[k][l + 1] / model.u[k][l + 1];
+            let lower = model.m[k][l] / model.u[k][l];
+            if lower > higher {
+                model.m[k][l] = higher * model.u[k][l];
+            }
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! Fellegi-Sunter linkage: candidate pairs from several blocking keys, comparison levels per field,
+//! m and u probabilities estimated from the data (EM for m, random pairs for u), name frequencies
+//! counted over children rather than records, and clustering that refuses to chain two children who
+//! contradict each other. Parameters live in `rules/linkage.toml`.
+
+mod blocking;
+mod cluster;
+mod compare;
+mod competition;
+mod estimate;
+mod frequencies;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::{LinkRecord, Linkage, Linker};
+pub use blocking::blocking_pairs;
+use blocking::candidate_pairs;
+use cluster::{cluster, Clustering};
+use compare::{compare, Gamma, Prepared, COMPARISONS, NULL};
+pub use estimate::Model;
+use estimate::{estimate_model, estimate_u};
+use frequencies::NameFrequencies;
+
+/// Settings of the probabilistic linker (`[probabilistic]` in `rules/linkage.toml`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProbabilisticSettings {
+    /// Posterior match probability at or above which two records are linked.
+    pub link_probability: f64,
+    /// Pairs between this and `link_probability` are uncertain (counted for clerical review).
+    pub review_probability: f64,
+    /// Blocks larger than this are skipped (a key shared by too many records says little).
+    pub max_block_size: usize,
+    pub em_iterations: usize,
+    /// Random record pairs used to estimate u (the agreement rates among non-matches).
+    pub u_sample_pairs: usize,
+    pub seed: u64,
+    /// Jaro-Winkler similarity for "close" and "similar" names.
+    pub name_close: f64,
+    pub name_similar: f64,
+}
+
+impl Default for ProbabilisticSettings {
+    fn default() -> Self {
+        ProbabilisticSettings {
+            link_probability: 0.9,
+            review_probability: 0.5,
+            max_block_size: 400,
+            em_iterations: 25,
+            u_sample_pairs: 200_000,
+            seed: 1,
+            name_close: 0.92,
+            name_similar: 0.80,
+        }
+    }
+}
+
+/// The Fellegi-Sunter linker.
+#[derive(Debug, Clone, Default)]
+pub struct ProbabilisticLinker {
+    pub settings: ProbabilisticSettings,
+    /// Clerical review decisions, applied as must-link and cannot-link.
+    pub decisions: super::ReviewDecisions,
+}
+
+/// Why two records were (not) linked: each comparison's level and match weight, for `explain`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Explanation {
+    /// (comparison, level, log2 match weight); level `None` when a value is missing on a side.
+    pub comparisons: Vec<(String, Option<u8>, f64)>,
+    /// log2 adjustment for how common the shared name is.
+    pub name_frequency: f64,
+    /// log2 prior odds that two random records are one child.
+    pub prior: f64,
+    pub probability: f64,
+    pub link_probability: f64,
+    /// Whether blocking made the two records a candidate pair at all.
+    pub candidates: bool,
+}
+
+/// Blocking, comparison and estimation done once for a set of records.
+struct Fitted<'a> {
+    prepared: Vec<Prepared<'a>>,
+    candidates: Vec<(usize, usize)>,
+    skipped_blocks: usize,
+    gammas: Vec<Gamma>,
+    model: Model,
+    /// Name frequencies among the children of a first clustering.
+    frequencies: NameFrequencies,
+}
+
+impl ProbabilisticLinker {
+    /// Candidate pairs, their comparison vectors, the model estimated from them, and name
+    /// frequencies. Frequencies are counted over children, not records: a child reported five times
+    /// does not make its name common. So a first clustering, with frequencies over records, tells
+    /// which records are one child; the frequencies are then counted over its clusters.
+    fn fit<'a>(&self, records: &'a [LinkRecord]) -> Fitted<'a> {
+        let s = &self.settings;
+        let prepared: Vec<Prepared<'a>> = records.iter().map(Prepared::new).collect();
+        let (candidates, skipped_blocks) = candidate_pairs(&prepared, s.max_block_size);
+        let gammas: Vec<Gamma> = candidates
+            .iter()
+            .map(|&(i, j)| compare(&prepared[i], &prepared[j], s))
+            .collect();
+        let u = estimate_u(&prepared, s);
+        let model = estimate_model(&gammas, u, records.len(), s.em_iterations);
+        let singletons: Vec<Vec<usize>> = (0..records.len()).map(|i| vec![i]).collect();
+        let by_record = NameFrequencies::new(&prepared, &singletons);
+        let first = score(&prepared, &candidates, &gammas, &model, &by_record, s);
+        let provisional = cluster(records, &prepared, &candidates, &first, &self.decisions, s);
+        let frequencies = NameFrequencies::new(&prepared, &provisional.clusters);
+        Fitted {
+            prepared,
+            candidates,
+            skipped_blocks,
+            gammas,
+            model,
+            frequencies,
+        }
+    }
+
+    /// Fits the model on `records` as a run would and explains the pair (i, j).
+    pub fn explain(&self, records: &[LinkRecord], i: usize, j: usize) -> Explanation {
+        let s = &self.settings;
+        let Fitted {
+            prepared,
+            candidates,
+            model,
+            frequencies,
+            ..
+        } = self.fit(records);
+        let gamma = compare(&prepared[i], &prepared[j], s);
+        let adjust = frequencies.adjustment((i, &prepared[i]), (j, &prepared[j]), &gamma, &model);
+        Explanation {
+            comparisons: COMPARISONS
+                .iter()
+                .zip(gamma)
+                .enumerate()
+                .map(|(k, ((name, _), level))| {
+                    let level = (level != NULL).then_some(level);
+                    ((*name).to_string(), level, model.weight(k, gamma[k]))
+                })
+                .collect(),
+            name_frequency: adjust / std::f64::consts::LN_2,
+            prior: (model.lambda / (1.0 - model.lambda)).log2(),
+            probability: model.probability_adjusted(&gamma, adjust),
+            link_probability: s.link_probability,
+            candidates: candidates.binary_search(&(i.min(j), i.max(j))).is_ok(),
+        }
+    }
+
+    /// Every candidate pair with its match probability, strongest first, as (probability, i, j).
+    pub fn scored_pairs(&self, records: &[LinkRecord]) -> Vec<(f64, usize, usize)> {
+        let f = self.fit(records);
+        score(
+            &f.prepared,
+            &f.candidates,
+            &f.gammas,
+            &f.model,
+            &f.frequencies,
+            &self.settings,
+        )
+    }
+}
+
+/// The match probability of every candidate pair, name frequencies taken into account, strongest
+/// first (ties in a fixed order).
+fn score(
+    prepared: &[Prepared<'_>],
+    candidates: &[(usize, usize)],
+    gammas: &[Gamma],
+    model: &Model,
+    frequencies: &NameFrequencies,
+    s: &ProbabilisticSettings,
+) -> Vec<(f64, usize, usize)> {
+    let pairwise: Vec<(f64, usize, usize)> = candidates
+        .iter()
+        .zip(gammas)
+        .map(|(&(i, j), g)| {
+            let adjust = frequencies.adjustment((i, &prepared[i]), (j, &prepared[j]), g, model);
+            (model.probability_adjusted(g, adjust), i, j)
+        })
+        .collect();
+    let competing = competition::competing_odds(prepared, &pairwise, s);
+    let mut scored: Vec<(f64, usize, usize)> = pairwise
+        .iter()
+        .zip(competing)
+        .map(|(&(p, i, j), c)| (competition::exclusive_probability(p, c), i, j))
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    scored
+}
+
+impl Linker for ProbabilisticLinker {
+    fn link(&self, records: &[LinkRecord]) -> Linkage {
+        let s = &self.settings;
+        let f = self.fit(records);
+        for (k, (name, levels)) in COMPARISONS.iter().enumerate() {
+            let weights: Vec<String> = (0..*levels)
+                .map(|l| format!("{:+.1}", f.model.weight(k, l as u8)))
+                .collect();
+            tracing::debug!(comparison = name, weights = %weights.join(" "), "match weights by level");
+        }
+        tracing::debug!(
+            lambda = f.model.lambda,
+            "prior share of matches among all record pairs"
+        );
+        let scored = score(
+            &f.prepared,
+            &f.candidates,
+            &f.gammas,
+            &f.model,
+            &f.frequencies,
+            s,
+        );
+        let Clustering {
+            clusters,
+            linked,
+            review_band,
+            refused,
+            review_queue,
+        } = cluster(
+            records,
+            &f.prepared,
+            &f.candidates,
+            &scored,
+            &self.decisions,
+            s,
+        );
+        let mut stats = BTreeMap::new();
+        stats.insert("candidate_pairs".to_string(), f.candidates.len());
+        stats.insert("skipped_blocks".to_string(), f.skipped_blocks);
+        stats.insert("linked_pairs".to_string(), linked);
+        stats.insert("review_band_pairs".to_string(), review_band);
+        stats.insert("refused_contradicting_merges".to_string(), refused);
+        Linkage {
+            clusters,
+            method: "fellegi_sunter".to_string(),
+            links_by_rule: stats,
+            review: review_queue,
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! Unit tests of the probabilistic linker: comparison levels and the contradiction guard.
+
+use super::cluster::contradict;
+use super::compare::birth_level;
+use super::*;
+use chrono::NaiveDate;
+
+fn record(id: &str, given: &str, surname: &str, birth: Option<(i32, u32, u32)>) -> LinkRecord {
+    let birth_date = birth.and_then(|(y, m, d)| NaiveDate::from_ymd_opt(y, m, d));
+    LinkRecord {
+        source: "s".into(),
+        record_id: id.into(),
+        personal_number: None,
+        sex: Some("M".into()),
+        given_key: given.into(),
+        surname_key: surname.into(),
+        father_key: "ilir".into(),
+        birth_date,
+        birth_years: birth.map(|(y, _, _)| (y, y)),
+        municipality: Some("PRI".into()),
+        region: Some("PR".into()),
+        event_date: None,
+        activity: None,
+    }
+}
+
+#[test]
+fn the_same_name_in_either_order_or_with_the_definite_i_compares_equal() {
+    let s = ProbabilisticSettings::default();
+    let a = record("1", "arben", "hasani", Some((2012, 3, 4)));
+    let b = record("2", "hasan", "arben", Some((2012, 3, 4)));
+    let g = compare(&Prepared::new(&a), &Prepared::new(&b), &s);
+    assert_eq!((g[0], g[1], g[3]), (3, 3, 6));
+}
+
+#[test]
+fn twins_never_join_even_through_a_third_record() {
+    let s = ProbabilisticSettings::default();
+    let twin_a = record("1", "arben", "krasnici", Some((2012, 3, 4)));
+    let twin_b = record("2", "arton", "krasnici", Some((2012, 3, 4)));
+    // A record without a date of birth that looks like either twin.
+    let bridge = record("3", "arben", "krasnici", None);
+    let typo = record("4", "arbne", "krasnici", Some((2012, 3, 4)));
+    let records = [twin_a, twin_b, bridge, typo];
+    let prepared: Vec<Prepared<'_>> = records.iter().map(Prepared::new).collect();
+    assert!(contradict(&[0], &[1], &prepared, &s));
+    assert!(
+        contradict(&[0, 2], &[1], &prepared, &s),
+        "the bridge must not chain the twins"
+    );
+    assert!(
+        !contradict(&[0], &[3], &prepared, &s),
+        "a typo is the same child"
+    );
+}
+
+#[test]
+fn boy_and_girl_twins_stay_apart_and_personal_numbers_decide_only_when_comparable() {
+    let s = ProbabilisticSettings::default();
+    let boy = record("1", "arben", "krasnici", Some((2012, 3, 4)));
+    let mut girl = record("2", "arbena", "krasnici", Some((2012, 3, 4)));
+    girl.sex = Some("F".into());
+    // One child: a Kosovo number in one office, a JMBG in another, and a year typo.
+    let mut kosovo = record("3", "drita", "gashi", Some((2012, 5, 17)));
+    kosovo.personal_number = Some("1234567892".into());
+    let mut jmbg = record("4", "drita", "gashi", Some((2012, 5, 17)));
+    jmbg.personal_number = Some("1705012715003".into());
+    let mut typo = record("5", "drita", "gashi", Some((2013, 5, 17)));
+    typo.personal_number = Some("1234567892".into());
+    let records = [boy, girl, kosovo, jmbg, typo];
+    let p: Vec<Prepared<'_>> = records.iter().map(Prepared::new).collect();
+    assert!(contradict(&[0], &[1], &p, &s), "Arben and Arbena are twins");
+    assert!(
+        !contradict(&[2], &[3], &p, &s),
+        "a 10- and a 13-digit number do not contradict"
+    );
+    assert!(
+        !contradict(&[2], &[4], &p, &s),
+        "the same number outweighs a year typo"
+    );
+    assert_eq!(
+        birth_level(&records[2], &records[4]),
+        5,
+        "same day and month a year apart is a typo"
+    );
+}
