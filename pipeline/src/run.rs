@@ -92,6 +92,33 @@ pub struct RunSummary {
     pub emails_written: usize,
     pub email_errors: Vec<String>,
     pub published_to: PathBuf,
+    /// Wall-clock seconds per stage (intake, link, reconcile, publish, alerts), for the benchmark
+    /// harness. Never written into the published dataset, which must not change from run to run.
+    pub stage_seconds: BTreeMap<String, f64>,
+}
+
+/// Wall-clock time per stage of a run.
+struct StageClock {
+    last: std::time::Instant,
+    seconds: BTreeMap<String, f64>,
+}
+
+impl StageClock {
+    fn start() -> StageClock {
+        StageClock {
+            last: std::time::Instant::now(),
+            seconds: BTreeMap::new(),
+        }
+    }
+
+    /// Records the time since the previous lap as `stage`.
+    fn lap(&mut self, stage: &str) {
+        let now = std::time::Instant::now();
+        let elapsed = (now - self.last).as_secs_f64();
+        self.seconds
+            .insert(stage.to_string(), (elapsed * 1000.0).round() / 1000.0);
+        self.last = now;
+    }
 }
 
 /// Input file record for the manifest.
@@ -123,9 +150,11 @@ pub fn run(config: &Config, progress: &dyn Progress) -> Result<RunSummary, RunEr
     let assets = Assets::load(config)?;
     let templates = Templates::load(&config.paths.templates)?;
     let key = pseudonym_key(config)?;
+    let mut clock = StageClock::start();
 
     let mut intake = read_sources(config, &assets, as_of, progress);
     unique_findings(&assets, &mut intake);
+    clock.lap("intake");
 
     progress.stage("link", None);
     let records: Vec<LinkRecord> = intake
@@ -135,6 +164,7 @@ pub fn run(config: &Config, progress: &dyn Progress) -> Result<RunSummary, RunEr
         .collect();
     let decisions = crate::review::read_decisions(&config.run.state_dir)?;
     let linkage = assets.linkage.linker(decisions).link(&records);
+    clock.lap("link");
 
     progress.stage("reconcile", Some(linkage.clusters.len() as u64));
     let compared: Vec<_> = assets.rules.agreement_fields();
@@ -192,6 +222,7 @@ pub fn run(config: &Config, progress: &dyn Progress) -> Result<RunSummary, RunEr
     }
 
     intake.findings.sort();
+    clock.lap("reconcile");
     progress.stage("publish", None);
     let publication = Publication {
         accepted: &intake.accepted,
@@ -236,6 +267,7 @@ pub fn run(config: &Config, progress: &dyn Progress) -> Result<RunSummary, RunEr
         })
         .collect();
     crate::review::write_queue(&config.run.state_dir, &queue)?;
+    clock.lap("publish");
 
     progress.stage("alerts", None);
     let date = local.format("%d.%m.%Y").to_string();
@@ -281,6 +313,8 @@ pub fn run(config: &Config, progress: &dyn Progress) -> Result<RunSummary, RunEr
         }
     }
 
+    clock.lap("alerts");
+
     let mut findings = BTreeMap::new();
     let mut findings_by_institution = BTreeMap::new();
     for f in &intake.findings {
@@ -300,6 +334,7 @@ pub fn run(config: &Config, progress: &dyn Progress) -> Result<RunSummary, RunEr
         emails_written,
         email_errors,
         published_to,
+        stage_seconds: clock.seconds,
     })
 }
 

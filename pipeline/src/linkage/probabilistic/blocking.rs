@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use rayon::prelude::*;
+
 use super::compare::{stem, Prepared};
 use crate::linkage::LinkRecord;
 
@@ -17,32 +19,35 @@ pub(super) fn candidate_pairs(
     records: &[Prepared<'_>],
     max_block: usize,
 ) -> (Vec<(usize, usize)>, usize) {
-    let mut blocks: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for (i, p) in records.iter().enumerate() {
-        for key in blocking_keys(p) {
-            blocks.entry(key).or_default().push(i);
-        }
-    }
+    // (key, record) for every key of every record, sorted: each run of one key is a block.
+    let mut keyed: Vec<(String, usize)> = records
+        .par_iter()
+        .enumerate()
+        .flat_map_iter(|(i, p)| blocking_keys(p).into_iter().map(move |key| (key, i)))
+        .collect();
+    keyed.par_sort_unstable();
     let mut pairs: Vec<(usize, usize)> = Vec::new();
     let mut skipped = 0;
     let mut per_kind: BTreeMap<&str, usize> = BTreeMap::new();
-    for (key, members) in &blocks {
-        if members.len() > max_block {
+    for block in keyed.chunk_by(|a, b| a.0 == b.0) {
+        if block.len() > max_block {
             skipped += 1;
             continue;
         }
-        let kind = key.split(':').next().unwrap_or_default();
-        *per_kind.entry(kind).or_insert(0) += members.len() * (members.len() - 1) / 2;
-        for (a, &i) in members.iter().enumerate() {
-            for &j in &members[a + 1..] {
-                pairs.push((i.min(j), i.max(j)));
+        let kind = block[0].0.split(':').next().unwrap_or_default();
+        *per_kind.entry(kind).or_insert(0) += block.len() * (block.len() - 1) / 2;
+        for (a, &(_, i)) in block.iter().enumerate() {
+            for &(_, j) in &block[a + 1..] {
+                if i != j {
+                    pairs.push((i.min(j), i.max(j)));
+                }
             }
         }
     }
     for (kind, n) in per_kind {
         tracing::debug!(key = kind, pairs = n, "candidate pairs by blocking key");
     }
-    pairs.sort_unstable();
+    pairs.par_sort_unstable();
     pairs.dedup();
     (pairs, skipped)
 }
@@ -50,16 +55,16 @@ pub(super) fn candidate_pairs(
 /// The keys a record is blocked on. A true pair is missed only if it shares none of them.
 pub(super) fn blocking_keys(p: &Prepared<'_>) -> Vec<String> {
     let r = p.record;
-    let (given, surname) = (r.given_key.as_str(), p.surname_stem.as_str());
+    let (given, surname) = (r.given_key.as_str(), p.surname_stem);
     let mut keys = Vec::new();
     if !given.is_empty() && !surname.is_empty() {
         // Both orders of given name and surname land in one block (each without a definite -i, so
         // that a surname written in the given-name column still meets its stem).
         let given_stem = stem(given);
-        let (a, b) = if given_stem.as_str() <= surname {
-            (given_stem.as_str(), surname)
+        let (a, b) = if given_stem <= surname {
+            (given_stem, surname)
         } else {
-            (surname, given_stem.as_str())
+            (surname, given_stem)
         };
         keys.push(format!("names:{a}|{b}"));
         // Typos in both names: the first letters, with the birth year or else the municipality.

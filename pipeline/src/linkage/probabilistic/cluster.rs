@@ -51,8 +51,8 @@ pub(super) fn contradict(
             }
             let close = |level: u8| level != NULL && level >= 2;
             let same_given = close(name_level(&rx.given_key, &ry.given_key, s));
-            let swapped = close(name_level(&rx.given_key, &y.surname_stem, s))
-                && close(name_level(&x.surname_stem, &ry.given_key, s));
+            let swapped = close(name_level(&rx.given_key, y.surname_stem, s))
+                && close(name_level(x.surname_stem, &ry.given_key, s));
             let both_born = rx.birth_date.is_some() && ry.birth_date.is_some();
             let known_given = !rx.given_key.is_empty() && !ry.given_key.is_empty();
             // Same common name, but born in clearly different years, or of clearly different fathers.

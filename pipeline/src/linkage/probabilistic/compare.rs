@@ -1,6 +1,8 @@
 //! Comparison of two records: the levels of agreement per field (names, father's name, birth, sex,
 //! place, personal number, event date, activity) that the model weighs.
 
+use std::collections::HashMap;
+
 use super::ProbabilisticSettings;
 use crate::linkage::LinkRecord;
 
@@ -26,7 +28,7 @@ pub(super) type Gamma = [u8; K];
 #[derive(Debug, Clone)]
 pub(super) struct Prepared<'a> {
     pub(super) record: &'a LinkRecord,
-    pub(super) surname_stem: String,
+    pub(super) surname_stem: &'a str,
 }
 
 impl<'a> Prepared<'a> {
@@ -38,16 +40,47 @@ impl<'a> Prepared<'a> {
     }
 
     /// Given name and surname stem, the key of full-name frequencies.
-    pub(super) fn full_name(&self) -> (String, String) {
-        (self.record.given_key.clone(), self.surname_stem.clone())
+    pub(super) fn full_name(&self) -> (&'a str, &'a str) {
+        (self.record.given_key.as_str(), self.surname_stem)
+    }
+}
+
+/// Name comparison levels, remembered: a register compares the same two spellings many times.
+pub(super) struct NameLevels<'a> {
+    settings: ProbabilisticSettings,
+    memo: HashMap<(&'a str, &'a str), u8>,
+}
+
+impl<'a> NameLevels<'a> {
+    pub(super) fn new(settings: &ProbabilisticSettings) -> NameLevels<'a> {
+        NameLevels {
+            settings: settings.clone(),
+            memo: HashMap::new(),
+        }
+    }
+
+    /// [`name_level`] of `a` and `b`.
+    pub(super) fn level(&mut self, a: &'a str, b: &'a str) -> u8 {
+        if a.is_empty() || b.is_empty() {
+            return NULL;
+        }
+        if a == b {
+            return 3;
+        }
+        let key = if a < b { (a, b) } else { (b, a) };
+        let settings = &self.settings;
+        *self
+            .memo
+            .entry(key)
+            .or_insert_with(|| name_level(key.0, key.1, settings))
     }
 }
 
 /// Albanian surnames come with and without the definite -i (Hasan / Hasani).
-pub(super) fn stem(surname: &str) -> String {
+pub(super) fn stem(surname: &str) -> &str {
     match surname.strip_suffix('i') {
-        Some(s) if s.chars().count() >= 4 => s.to_string(),
-        _ => surname.to_string(),
+        Some(s) if s.chars().count() >= 4 => s,
+        _ => surname,
     }
 }
 
@@ -111,16 +144,17 @@ pub(super) fn birth_level(a: &LinkRecord, b: &LinkRecord) -> u8 {
 }
 
 /// The comparison vector of two records.
-pub(super) fn compare(a: &Prepared<'_>, b: &Prepared<'_>, s: &ProbabilisticSettings) -> Gamma {
-    let (ra, rb) = (a.record, b.record);
+pub(super) fn compare<'a>(a: &Prepared<'a>, b: &Prepared<'a>, names: &mut NameLevels<'a>) -> Gamma {
+    let (ra, rb): (&'a LinkRecord, &'a LinkRecord) = (a.record, b.record);
+    let (sa, sb) = (a.surname_stem, b.surname_stem);
     // Given name and surname may be swapped on one side: take the better reading.
     let straight = (
-        name_level(&ra.given_key, &rb.given_key, s),
-        name_level(&a.surname_stem, &b.surname_stem, s),
+        names.level(&ra.given_key, &rb.given_key),
+        names.level(sa, sb),
     );
     let swapped = (
-        name_level(&ra.given_key, &b.surname_stem, s),
-        name_level(&a.surname_stem, &rb.given_key, s),
+        names.level(&ra.given_key, sb),
+        names.level(sa, &rb.given_key),
     );
     let total = |(g, n): (u8, u8)| u16::from(g.min(3)) + u16::from(n.min(3));
     let (given, surname) =
@@ -140,7 +174,7 @@ pub(super) fn compare(a: &Prepared<'_>, b: &Prepared<'_>, s: &ProbabilisticSetti
             _ => NULL,
         },
     };
-    let father = match name_level(&ra.father_key, &rb.father_key, s) {
+    let father = match names.level(&ra.father_key, &rb.father_key) {
         NULL => NULL,
         3 => 2,
         l if l >= 1 => 1,

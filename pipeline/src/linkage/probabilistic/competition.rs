@@ -3,6 +3,8 @@
 //! another Arbër Krasniqi born 2012 (different dates of birth) belongs to at most one of them; the
 //! pairwise probabilities are renormalised over the options (each partner, or a child of its own).
 
+use rayon::prelude::*;
+
 use super::cluster::contradict;
 use super::compare::Prepared;
 use super::ProbabilisticSettings;
@@ -39,7 +41,7 @@ pub(super) fn competing_odds(
             .sum()
     };
     scored
-        .iter()
+        .par_iter()
         .map(|&(p, i, j)| {
             if p < s.review_probability {
                 0.0

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 
-use super::compare::{compare, Gamma, Prepared, COMPARISONS, K, NULL};
+use super::compare::{compare, Gamma, NameLevels, Prepared, COMPARISONS, K, NULL};
 use super::ProbabilisticSettings;
 
 /// m and u per comparison level, and the prior share of matches among candidate pairs.
@@ -37,6 +38,19 @@ impl Model {
         1.0 / (1.0 + (-log_odds).exp())
     }
 
+    /// The natural-log weights of every level and the prior log odds, for scoring many pairs.
+    pub(super) fn log_odds(&self) -> LogOdds {
+        LogOdds {
+            prior: (self.lambda / (1.0 - self.lambda)).ln(),
+            weights: self
+                .m
+                .iter()
+                .zip(&self.u)
+                .map(|(m, u)| m.iter().zip(u).map(|(m, u)| (m / u).ln()).collect())
+                .collect(),
+        }
+    }
+
     /// Match weight (log2 Bayes factor) of each comparison level, for `explain`.
     pub fn weight(&self, k: usize, level: u8) -> f64 {
         if level == NULL {
@@ -47,19 +61,64 @@ impl Model {
     }
 }
 
+/// A model's weights as a table: ln(m/u) per comparison level, and the prior log odds.
+pub(super) struct LogOdds {
+    prior: f64,
+    weights: Vec<Vec<f64>>,
+}
+
+impl LogOdds {
+    /// Log odds that a pair with this comparison vector is a match.
+    pub(super) fn of(&self, gamma: &Gamma) -> f64 {
+        let mut log_odds = self.prior;
+        for (levels, &level) in self.weights.iter().zip(gamma) {
+            if level != NULL {
+                log_odds += levels.get(usize::from(level)).copied().unwrap_or(0.0);
+            }
+        }
+        log_odds
+    }
+}
+
+/// The probability of log odds `x`.
+pub(super) fn logistic(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// Each distinct comparison vector with the number of pairs that have it (EM and the prior work on
+/// these, not on millions of pairs).
+pub(super) fn patterns(gammas: &[Gamma]) -> Vec<(Gamma, f64)> {
+    let mut sorted = gammas.to_vec();
+    sorted.sort_unstable();
+    let mut out: Vec<(Gamma, f64)> = Vec::new();
+    for g in sorted {
+        match out.last_mut() {
+            Some((last, n)) if *last == g => *n += 1.0,
+            _ => out.push((g, 1.0)),
+        }
+    }
+    out
+}
+
 /// u: how often each level occurs among random pairs (almost all of them different children).
 pub(super) fn estimate_u(records: &[Prepared<'_>], s: &ProbabilisticSettings) -> Vec<Vec<f64>> {
     let mut counts: Vec<Vec<f64>> = COMPARISONS.iter().map(|(_, n)| vec![1.0; *n]).collect();
     let n = records.len();
     if n >= 2 {
+        // The pairs are drawn in a fixed order from the seed; comparing them may run in parallel.
         let mut rng = ChaCha8Rng::seed_from_u64(s.seed);
-        for _ in 0..s.u_sample_pairs {
-            let i = rng.random_range(0..n);
-            let j = rng.random_range(0..n);
-            if i == j {
-                continue;
-            }
-            let gamma = compare(&records[i], &records[j], s);
+        let pairs: Vec<(usize, usize)> = (0..s.u_sample_pairs)
+            .map(|_| (rng.random_range(0..n), rng.random_range(0..n)))
+            .filter(|(i, j)| i != j)
+            .collect();
+        let gammas: Vec<Gamma> = pairs
+            .par_iter()
+            .map_init(
+                || NameLevels::new(s),
+                |names, &(i, j)| compare(&records[i], &records[j], names),
+            )
+            .collect();
+        for gamma in gammas {
             for (k, &level) in gamma.iter().enumerate() {
                 if level != NULL {
                     counts[k][usize::from(level)] += 1.0;
@@ -89,7 +148,7 @@ pub(super) fn normalise(counts: Vec<Vec<f64>>) -> Vec<Vec<f64>> {
 /// random-pair estimate; weights are made non-decreasing in the level; the prior is solved for random
 /// pairs.
 pub(super) fn estimate_model(
-    gammas: &[Gamma],
+    patterns: &[(Gamma, f64)],
     u: Vec<Vec<f64>>,
     records: usize,
     iterations: usize,
@@ -105,14 +164,14 @@ pub(super) fn estimate_model(
     let same_family_names = |g: &Gamma| g[0] == 3 && g[1] == 3 && g[2] == 2;
     let same_birth = |g: &Gamma| g[3] == 6;
     let session_a = em_session(
-        gammas,
+        patterns,
         same_family_names,
         &[0, 1, 2],
         &initial,
         &u,
         iterations,
     );
-    let session_b = em_session(gammas, same_birth, &[3], &initial, &u, iterations);
+    let session_b = em_session(patterns, same_birth, &[3], &initial, &u, iterations);
     let mut m = initial;
     for k in 0..K {
         m[k] = match k {
@@ -131,7 +190,11 @@ pub(super) fn estimate_model(
     let all_pairs = (records as f64) * (records as f64 - 1.0) / 2.0;
     if all_pairs > 0.0 {
         for _ in 0..20 {
-            let expected: f64 = gammas.iter().map(|g| model.probability(g)).sum();
+            let table = model.log_odds();
+            let expected: f64 = patterns
+                .iter()
+                .map(|(g, n)| logistic(table.of(g)) * n)
+                .sum();
             model.lambda = (expected / all_pairs).clamp(1e-12, 0.5);
         }
     }
@@ -140,7 +203,7 @@ pub(super) fn estimate_model(
 
 /// One EM session over the pairs `select` keeps, updating m of every comparison but `fixed`.
 pub(super) fn em_session(
-    gammas: &[Gamma],
+    all: &[(Gamma, f64)],
     select: impl Fn(&Gamma) -> bool,
     fixed: &[usize],
     initial: &[Vec<f64>],
@@ -148,12 +211,12 @@ pub(super) fn em_session(
     iterations: usize,
 ) -> Vec<Vec<f64>> {
     let mut patterns: BTreeMap<Gamma, f64> = BTreeMap::new();
-    for g in gammas.iter().filter(|g| select(g)) {
+    for (g, n) in all.iter().filter(|(g, _)| select(g)) {
         let mut g = *g;
         for &k in fixed {
             g[k] = NULL;
         }
-        *patterns.entry(g).or_insert(0.0) += 1.0;
+        *patterns.entry(g).or_insert(0.0) += n;
     }
     let total: f64 = patterns.values().sum();
     let mut model = Model {
@@ -167,8 +230,9 @@ pub(super) fn em_session(
     for _ in 0..iterations {
         let mut counts: Vec<Vec<f64>> = COMPARISONS.iter().map(|(_, n)| vec![0.5; *n]).collect();
         let mut matches = 0.0;
+        let table = model.log_odds();
         for (gamma, &n) in &patterns {
-            let p = model.probability(gamma) * n;
+            let p = logistic(table.of(gamma)) * n;
             matches += p;
             for (k, &level) in gamma.iter().enumerate() {
                 if level != NULL {

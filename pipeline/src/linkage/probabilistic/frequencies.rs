@@ -23,7 +23,7 @@ const SMOOTHED_UP_TO: u32 = 5;
 
 impl<T: Ord> ValueCounts<T> {
     /// `values` holds each child's distinct values.
-    fn new(values: impl Iterator<Item = T>) -> ValueCounts<T> {
+    fn new(values: Vec<T>) -> ValueCounts<T> {
         let mut counts: BTreeMap<T, u32> = BTreeMap::new();
         for v in values {
             *counts.entry(v).or_insert(0) += 1;
@@ -76,11 +76,11 @@ impl<T: Ord> ValueCounts<T> {
 /// term-frequency adjustment: an exact match on Krasniqi or Gashi says less than one on a rare name,
 /// and "Nikola Jovanović" in a Serb-majority municipality says less than the two names' separate
 /// frequencies across Kosovo suggest (names and places are not independent).
-pub(super) struct NameFrequencies {
-    given: ValueCounts<String>,
-    surname: ValueCounts<String>,
-    full: ValueCounts<(String, String)>,
-    full_in_place: ValueCounts<(String, String, String)>,
+pub(super) struct NameFrequencies<'a> {
+    given: ValueCounts<&'a str>,
+    surname: ValueCounts<&'a str>,
+    full: ValueCounts<(&'a str, &'a str)>,
+    full_in_place: ValueCounts<(&'a str, &'a str, &'a str)>,
     /// Number of children counted.
     children: usize,
     /// The child (group) of each record.
@@ -88,25 +88,27 @@ pub(super) struct NameFrequencies {
 }
 
 /// The distinct values `value` gives the records of each child.
-fn per_child<'a, T: Ord + 'a>(
-    records: &'a [Prepared<'a>],
-    children: &'a [Vec<usize>],
-    value: impl Fn(&Prepared<'_>) -> Option<T> + 'a,
-) -> impl Iterator<Item = T> + 'a {
-    children.iter().flat_map(move |members| {
-        let distinct: BTreeSet<T> = members
-            .iter()
-            .filter_map(|&i| records.get(i).and_then(&value))
-            .collect();
-        distinct
-    })
+fn per_child<'a, T: Ord>(
+    records: &[Prepared<'a>],
+    children: &[Vec<usize>],
+    value: impl Fn(&Prepared<'a>) -> Option<T>,
+) -> Vec<T> {
+    children
+        .iter()
+        .flat_map(|members| {
+            members
+                .iter()
+                .filter_map(|&i| records.get(i).and_then(&value))
+                .collect::<BTreeSet<T>>()
+        })
+        .collect()
 }
 
-impl NameFrequencies {
+impl<'a> NameFrequencies<'a> {
     /// Frequencies among `children` (groups of record indexes; one group per record counts records).
-    pub(super) fn new(records: &[Prepared<'_>], children: &[Vec<usize>]) -> NameFrequencies {
-        let nonempty = |v: &str| (!v.is_empty()).then(|| v.to_string());
-        let full = |p: &Prepared<'_>| {
+    pub(super) fn new(records: &[Prepared<'a>], children: &[Vec<usize>]) -> NameFrequencies<'a> {
+        let nonempty = |v: &'a str| (!v.is_empty()).then_some(v);
+        let full = |p: &Prepared<'a>| {
             (!p.record.given_key.is_empty() && !p.surname_stem.is_empty()).then(|| p.full_name())
         };
         let mut child_of = vec![0; records.len()];
@@ -119,13 +121,13 @@ impl NameFrequencies {
         }
         NameFrequencies {
             given: ValueCounts::new(per_child(records, children, |p| {
-                nonempty(&p.record.given_key)
+                nonempty(p.record.given_key.as_str())
             })),
-            surname: ValueCounts::new(per_child(records, children, |p| nonempty(&p.surname_stem))),
+            surname: ValueCounts::new(per_child(records, children, |p| nonempty(p.surname_stem))),
             full: ValueCounts::new(per_child(records, children, full)),
             full_in_place: ValueCounts::new(per_child(records, children, |p| {
                 let (given, surname) = full(p)?;
-                Some((given, surname, p.record.municipality.clone()?))
+                Some((given, surname, p.record.municipality.as_deref()?))
             })),
             children: children.len(),
             child_of,
@@ -136,8 +138,8 @@ impl NameFrequencies {
     /// jointly over both names (and the municipality, when it agrees too) where both names agree.
     pub(super) fn adjustment(
         &self,
-        (i, a): (usize, &Prepared<'_>),
-        (j, b): (usize, &Prepared<'_>),
+        (i, a): (usize, &Prepared<'a>),
+        (j, b): (usize, &Prepared<'a>),
         gamma: &Gamma,
         model: &Model,
     ) -> f64 {
@@ -154,10 +156,10 @@ impl NameFrequencies {
             let place = a
                 .record
                 .municipality
-                .as_ref()
+                .as_deref()
                 .filter(|_| gamma[5] == SAME_MUNICIPALITY);
             if let Some(place) = place {
-                let key = (name.0, name.1, place.clone());
+                let key = (name.0, name.1, place);
                 if let Some(f) = share(self.full_in_place.others(&key, apart)) {
                     return (u(0, EXACT) * u(1, EXACT) * u(5, SAME_MUNICIPALITY) / f).ln();
                 }
@@ -168,7 +170,7 @@ impl NameFrequencies {
         }
         let mut adjust = 0.0;
         if given_same {
-            if let Some(f) = share(self.given.others(&a.record.given_key, apart)) {
+            if let Some(f) = share(self.given.others(&a.record.given_key.as_str(), apart)) {
                 adjust += (u(0, EXACT) / f).ln();
             }
         }

@@ -20,10 +20,11 @@ use super::{LinkRecord, Linkage, Linker};
 pub use blocking::blocking_pairs;
 use blocking::candidate_pairs;
 use cluster::{cluster, Clustering};
-use compare::{compare, Gamma, Prepared, COMPARISONS, NULL};
+use compare::{compare, Gamma, NameLevels, Prepared, COMPARISONS, NULL};
 pub use estimate::Model;
-use estimate::{estimate_model, estimate_u};
+use estimate::{estimate_model, estimate_u, logistic, patterns};
 use frequencies::NameFrequencies;
+use rayon::prelude::*;
 
 /// Settings of the probabilistic linker (`[probabilistic]` in `rules/linkage.toml`).
 #[derive(Debug, Clone, Deserialize)]
@@ -90,7 +91,7 @@ struct Fitted<'a> {
     gammas: Vec<Gamma>,
     model: Model,
     /// Name frequencies among the children of a first clustering.
-    frequencies: NameFrequencies,
+    frequencies: NameFrequencies<'a>,
 }
 
 impl ProbabilisticLinker {
@@ -100,19 +101,33 @@ impl ProbabilisticLinker {
     /// which records are one child; the frequencies are then counted over its clusters.
     fn fit<'a>(&self, records: &'a [LinkRecord]) -> Fitted<'a> {
         let s = &self.settings;
+        let t = std::time::Instant::now();
+        let lap =
+            |step: &str| tracing::debug!(step, elapsed_ms = t.elapsed().as_millis(), "linkage");
         let prepared: Vec<Prepared<'a>> = records.iter().map(Prepared::new).collect();
         let (candidates, skipped_blocks) = candidate_pairs(&prepared, s.max_block_size);
+        lap("blocking");
         let gammas: Vec<Gamma> = candidates
-            .iter()
-            .map(|&(i, j)| compare(&prepared[i], &prepared[j], s))
+            .par_iter()
+            .map_init(
+                || NameLevels::new(s),
+                |names, &(i, j)| compare(&prepared[i], &prepared[j], names),
+            )
             .collect();
+        lap("compare");
         let u = estimate_u(&prepared, s);
-        let model = estimate_model(&gammas, u, records.len(), s.em_iterations);
+        lap("u");
+        let model = estimate_model(&patterns(&gammas), u, records.len(), s.em_iterations);
+        lap("em");
         let singletons: Vec<Vec<usize>> = (0..records.len()).map(|i| vec![i]).collect();
         let by_record = NameFrequencies::new(&prepared, &singletons);
+        lap("freq1");
         let first = score(&prepared, &candidates, &gammas, &model, &by_record, s);
+        lap("score1");
         let provisional = cluster(records, &prepared, &candidates, &first, &self.decisions, s);
+        lap("cluster1");
         let frequencies = NameFrequencies::new(&prepared, &provisional.clusters);
+        lap("freq2");
         Fitted {
             prepared,
             candidates,
@@ -133,7 +148,7 @@ impl ProbabilisticLinker {
             frequencies,
             ..
         } = self.fit(records);
-        let gamma = compare(&prepared[i], &prepared[j], s);
+        let gamma = compare(&prepared[i], &prepared[j], &mut NameLevels::new(s));
         let adjust = frequencies.adjustment((i, &prepared[i]), (j, &prepared[j]), &gamma, &model);
         Explanation {
             comparisons: COMPARISONS
@@ -177,12 +192,13 @@ fn score(
     frequencies: &NameFrequencies,
     s: &ProbabilisticSettings,
 ) -> Vec<(f64, usize, usize)> {
+    let table = model.log_odds();
     let pairwise: Vec<(f64, usize, usize)> = candidates
-        .iter()
+        .par_iter()
         .zip(gammas)
         .map(|(&(i, j), g)| {
             let adjust = frequencies.adjustment((i, &prepared[i]), (j, &prepared[j]), g, model);
-            (model.probability_adjusted(g, adjust), i, j)
+            (logistic(table.of(g) + adjust), i, j)
         })
         .collect();
     let competing = competition::competing_odds(prepared, &pairwise, s);

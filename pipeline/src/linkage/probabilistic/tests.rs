@@ -1,7 +1,7 @@
 //! Unit tests of the probabilistic linker: comparison levels and the contradiction guard.
 
 use super::cluster::contradict;
-use super::compare::birth_level;
+use super::compare::{birth_level, NameLevels};
 use super::*;
 use chrono::NaiveDate;
 
@@ -29,7 +29,11 @@ fn the_same_name_in_either_order_or_with_the_definite_i_compares_equal() {
     let s = ProbabilisticSettings::default();
     let a = record("1", "arben", "hasani", Some((2012, 3, 4)));
     let b = record("2", "hasan", "arben", Some((2012, 3, 4)));
-    let g = compare(&Prepared::new(&a), &Prepared::new(&b), &s);
+    let g = compare(
+        &Prepared::new(&a),
+        &Prepared::new(&b),
+        &mut NameLevels::new(&s),
+    );
     assert_eq!((g[0], g[1], g[3]), (3, 3, 6));
 }
 
