@@ -1,20 +1,31 @@
 #!/usr/bin/env bash
-# Benchmark harness (first version): generates the three institutions' exports with `regbridge synth`
-# and times one `regbridge run` on them with a clean state, reporting wall time, CPU time and peak RSS.
-# Usage: bench/run.sh [records ...]      (default: 100000)
+# Benchmark harness: generates the three institutions' exports with `regbridge synth`, times one
+# `regbridge run` on them with a clean state (wall time, CPU time, peak RSS, and the seconds of the
+# linkage stage from the run's own summary), then scores linkage against the generator's truth with
+# `regbridge eval` (pairwise precision, recall, F1, blocking recall, candidate pairs).
+# Usage: bench/run.sh [records ...]      (default: 100000; SEED=7 unless set)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
 bin=target/release/regbridge
+seed="${SEED:-7}"
 sizes=("${@:-100000}")
-printf '%-10s %-10s %-10s %-10s %-12s %-12s %s\n' records wall_s user_s sys_s peak_rss_mb records_per_s unique_children
+printf '%-9s %-7s %-7s %-6s %-8s %-8s %-9s %-9s %-9s %-9s %-8s %s\n' records wall_s user_s link_s rss_mb \
+  children precision recall f1 blocking pairs_k records_per_s
 for n in "${sizes[@]}"; do
   dir=$(mktemp -d)
-  "$bin" --quiet synth --out "$dir" --records "$n" --seed 1 --assets .
+  "$bin" --quiet synth --out "$dir" --records "$n" --seed "$seed" --assets .
   /usr/bin/time -f '%e %U %S %M' -o "$dir/time.txt" "$bin" --json run --config "$dir/config.toml" > "$dir/summary.json"
-  read -r wall user sys rss < "$dir/time.txt"
-  children=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['unique_children'])" "$dir/summary.json")
-  printf '%-10s %-10s %-10s %-10s %-12s %-12s %s\n' "$n" "$wall" "$user" "$sys" "$((rss / 1024))" \
-    "$(python3 -c "print(round($n / max($wall, 0.001)))")" "$children"
+  "$bin" --json eval --config "$dir/config.toml" --truth "$dir/truth.csv" > "$dir/eval.json"
+  read -r wall user _sys rss < "$dir/time.txt"
+  python3 - "$n" "$wall" "$user" "$rss" "$dir/summary.json" "$dir/eval.json" <<'EOF'
+import json, sys
+n, wall, user, rss = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+summary, e = json.load(open(sys.argv[5])), json.load(open(sys.argv[6]))
+p = e["pairwise"]
+print(f'{n:<9} {wall:<7.2f} {user:<7.2f} {summary["stage_seconds"]["link"]:<6.2f} {rss // 1024:<8} '
+      f'{summary["unique_children"]:<8} {p["precision"]:<9.4f} {p["recall"]:<9.4f} {p["f1"]:<9.4f} '
+      f'{e["blocking_recall"]:<9.4f} {e["candidate_pairs"] // 1000:<8} {round(n / max(wall, 0.001))}')
+EOF
   rm -rf "$dir"
 done

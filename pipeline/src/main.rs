@@ -480,6 +480,13 @@ fn explain_command(cli: &Cli, config_path: &Path, a: &str, b: &str) -> Result<Ex
     );
     println!("{:<18} {:>6} {:>+10.2}", "prior", "", e.prior);
     println!();
+    if e.competing_odds > 0.0 {
+        println!(
+            "pair probability {:.4}; competing candidates (records that cannot be the same child) \
+             with summed odds {:.2}",
+            e.pair_probability, e.competing_odds
+        );
+    }
     println!(
         "match probability {:.4} (links at {:.2}); {}",
         e.probability,

@@ -347,6 +347,12 @@ fn a_recorded_different_children_decision_keeps_two_records_apart_in_the_next_ru
         (0.0..=1.0).contains(&e["probability"].as_f64().unwrap()),
         "{e}"
     );
+    // Competing candidates can only lower the pair's own probability.
+    assert!(e["competing_odds"].as_f64().unwrap() >= 0.0, "{e}");
+    assert!(
+        e["probability"].as_f64().unwrap() <= e["pair_probability"].as_f64().unwrap() + 1e-12,
+        "{e}"
+    );
     // The queue is readable by the CLI (record references only).
     let list = ok(regbridge()
         .args(["--json", "review", "--config"])

@@ -18,35 +18,60 @@ fn odds(p: f64) -> f64 {
     p / (1.0 - p)
 }
 
-/// For every scored pair (probability, i, j), the odds of the partners of i that cannot be the same
-/// child as j, plus those of j's partners that cannot be i's child. Only pairs at or above the review
-/// probability are worked out; the rest get zero.
+/// Each record's likely partners with their odds.
+pub(super) struct Partners {
+    of: Vec<Vec<(usize, f64)>>,
+}
+
+impl Partners {
+    /// The partners in `scored` (probability, i, j) likely enough to compete.
+    pub(super) fn new(records: usize, scored: &[(f64, usize, usize)]) -> Partners {
+        let mut of: Vec<Vec<(usize, f64)>> = vec![Vec::new(); records];
+        for &(p, i, j) in scored {
+            if p >= COMPETING_FROM {
+                of[i].push((j, odds(p)));
+                of[j].push((i, odds(p)));
+            }
+        }
+        Partners { of }
+    }
+
+    /// The odds of the partners of i that cannot be the same child as j, plus those of j's partners
+    /// that cannot be i's child.
+    pub(super) fn competing(
+        &self,
+        (i, j): (usize, usize),
+        prepared: &[Prepared<'_>],
+        s: &ProbabilisticSettings,
+    ) -> f64 {
+        let rivals = |of: usize, against: usize| -> f64 {
+            self.of
+                .get(of)
+                .into_iter()
+                .flatten()
+                .filter(|&&(k, _)| k != against && contradict(&[k], &[against], prepared, s))
+                .map(|&(_, o)| o)
+                .sum()
+        };
+        rivals(i, j) + rivals(j, i)
+    }
+}
+
+/// For every scored pair (probability, i, j), the odds of its competitors. Only pairs at or above
+/// the review probability are worked out; the rest get zero.
 pub(super) fn competing_odds(
     prepared: &[Prepared<'_>],
     scored: &[(f64, usize, usize)],
     s: &ProbabilisticSettings,
 ) -> Vec<f64> {
-    let mut partners: Vec<Vec<(usize, f64)>> = vec![Vec::new(); prepared.len()];
-    for &(p, i, j) in scored {
-        if p >= COMPETING_FROM {
-            partners[i].push((j, odds(p)));
-            partners[j].push((i, odds(p)));
-        }
-    }
-    let rivals = |of: usize, against: usize| -> f64 {
-        partners[of]
-            .iter()
-            .filter(|&&(k, _)| k != against && contradict(&[k], &[against], prepared, s))
-            .map(|&(_, o)| o)
-            .sum()
-    };
+    let partners = Partners::new(prepared.len(), scored);
     scored
         .par_iter()
         .map(|&(p, i, j)| {
             if p < s.review_probability {
                 0.0
             } else {
-                rivals(i, j) + rivals(j, i)
+                partners.competing((i, j), prepared, s)
             }
         })
         .collect()

@@ -77,6 +77,12 @@ pub struct Explanation {
     pub name_frequency: f64,
     /// log2 prior odds that two random records are one child.
     pub prior: f64,
+    /// Probability from the comparisons, name frequency and prior alone.
+    pub pair_probability: f64,
+    /// Summed odds of the candidates that compete with this pair (partners of either record that
+    /// cannot be the other's child); 0 when none.
+    pub competing_odds: f64,
+    /// The probability the run links on: the pair's, renormalised over its competitors.
     pub probability: f64,
     pub link_probability: f64,
     /// Whether blocking made the two records a candidate pair at all.
@@ -141,15 +147,19 @@ impl ProbabilisticLinker {
     /// Fits the model on `records` as a run would and explains the pair (i, j).
     pub fn explain(&self, records: &[LinkRecord], i: usize, j: usize) -> Explanation {
         let s = &self.settings;
-        let Fitted {
-            prepared,
-            candidates,
-            model,
-            frequencies,
-            ..
-        } = self.fit(records);
+        let f = self.fit(records);
+        let (prepared, model) = (&f.prepared, &f.model);
         let gamma = compare(&prepared[i], &prepared[j], &mut NameLevels::new(s));
-        let adjust = frequencies.adjustment((i, &prepared[i]), (j, &prepared[j]), &gamma, &model);
+        let adjust = f
+            .frequencies
+            .adjustment((i, &prepared[i]), (j, &prepared[j]), &gamma, model);
+        let pairwise = pairwise_scores(prepared, &f.candidates, &f.gammas, model, &f.frequencies);
+        let pair_probability = model.probability_adjusted(&gamma, adjust);
+        let competing_odds = if pair_probability >= s.review_probability {
+            competition::Partners::new(prepared.len(), &pairwise).competing((i, j), prepared, s)
+        } else {
+            0.0
+        };
         Explanation {
             comparisons: COMPARISONS
                 .iter()
@@ -162,9 +172,11 @@ impl ProbabilisticLinker {
                 .collect(),
             name_frequency: adjust / std::f64::consts::LN_2,
             prior: (model.lambda / (1.0 - model.lambda)).log2(),
-            probability: model.probability_adjusted(&gamma, adjust),
+            pair_probability,
+            competing_odds,
+            probability: competition::exclusive_probability(pair_probability, competing_odds),
             link_probability: s.link_probability,
-            candidates: candidates.binary_search(&(i.min(j), i.max(j))).is_ok(),
+            candidates: f.candidates.binary_search(&(i.min(j), i.max(j))).is_ok(),
         }
     }
 
@@ -192,15 +204,7 @@ fn score(
     frequencies: &NameFrequencies,
     s: &ProbabilisticSettings,
 ) -> Vec<(f64, usize, usize)> {
-    let table = model.log_odds();
-    let pairwise: Vec<(f64, usize, usize)> = candidates
-        .par_iter()
-        .zip(gammas)
-        .map(|(&(i, j), g)| {
-            let adjust = frequencies.adjustment((i, &prepared[i]), (j, &prepared[j]), g, model);
-            (logistic(table.of(g) + adjust), i, j)
-        })
-        .collect();
+    let pairwise = pairwise_scores(prepared, candidates, gammas, model, frequencies);
     let competing = competition::competing_odds(prepared, &pairwise, s);
     let mut scored: Vec<(f64, usize, usize)> = pairwise
         .iter()
@@ -209,6 +213,26 @@ fn score(
         .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
     scored
+}
+
+/// The match probability of every candidate pair on its own (comparisons, name frequencies, prior),
+/// as (probability, i, j) in candidate order.
+fn pairwise_scores(
+    prepared: &[Prepared<'_>],
+    candidates: &[(usize, usize)],
+    gammas: &[Gamma],
+    model: &Model,
+    frequencies: &NameFrequencies,
+) -> Vec<(f64, usize, usize)> {
+    let table = model.log_odds();
+    candidates
+        .par_iter()
+        .zip(gammas)
+        .map(|(&(i, j), g)| {
+            let adjust = frequencies.adjustment((i, &prepared[i]), (j, &prepared[j]), g, model);
+            (logistic(table.of(g) + adjust), i, j)
+        })
+        .collect()
 }
 
 impl Linker for ProbabilisticLinker {
