@@ -497,6 +497,10 @@ fn explain_command(cli: &Cli, config_path: &Path, a: &str, b: &str) -> Result<Ex
             "blocking never compared them"
         }
     );
+    println!(
+        "the run {} them in one child",
+        if e.same_child { "puts" } else { "does not put" }
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -19,25 +19,6 @@ pub struct Model {
 }
 
 impl Model {
-    /// Posterior probability that a pair with this comparison vector is a match.
-    pub fn probability(&self, gamma: &Gamma) -> f64 {
-        let mut log_ratio = (self.lambda / (1.0 - self.lambda)).ln();
-        for (k, &level) in gamma.iter().enumerate() {
-            if level != NULL {
-                let l = usize::from(level);
-                log_ratio += (self.m[k][l] / self.u[k][l]).ln();
-            }
-        }
-        1.0 / (1.0 + (-log_ratio).exp())
-    }
-
-    /// Like [`Model::probability`], with `adjust` (natural log) added to the log odds.
-    pub fn probability_adjusted(&self, gamma: &Gamma, adjust: f64) -> f64 {
-        let p = self.probability(gamma).clamp(1e-300, 1.0 - 1e-16);
-        let log_odds = (p / (1.0 - p)).ln() + adjust;
-        1.0 / (1.0 + (-log_odds).exp())
-    }
-
     /// The natural-log weights of every level and the prior log odds, for scoring many pairs.
     pub(super) fn log_odds(&self) -> LogOdds {
         LogOdds {

@@ -2,8 +2,9 @@
 //!
 //! Frequencies are counted over children (groups of records a first clustering found to be one
 //! child), not over records: a child reported five times does not make its name common. Small counts
-//! are smoothed by Good-Turing: a name held by a single child in the register is, on the evidence of
-//! how few names are shared by two, much rarer in the population than "one child in C".
+//! are smoothed by Good-Turing (the log-linear fit of "simple Good-Turing"): a name held by a single
+//! child in the register is, on the evidence of how few names are shared by two, much rarer in the
+//! population than "one child in C".
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -14,12 +15,10 @@ use super::estimate::Model;
 struct ValueCounts<T> {
     /// Children holding each value.
     counts: BTreeMap<T, u32>,
-    /// Good-Turing adjusted count for small counts r: (r + 1) n(r+1) / n(r), never above r.
-    adjusted: BTreeMap<u32, f64>,
+    /// Slope of log n(r) against log r, where n(r) is the number of values held by r children
+    /// (at most -1: the smoothed count never exceeds the raw one).
+    slope: f64,
 }
-
-/// Counts above this are used as they are.
-const SMOOTHED_UP_TO: u32 = 5;
 
 impl<T: Ord> ValueCounts<T> {
     /// `values` holds each child's distinct values.
@@ -32,43 +31,51 @@ impl<T: Ord> ValueCounts<T> {
         for &c in counts.values() {
             *count_of_counts.entry(c).or_insert(0.0) += 1.0;
         }
-        let mut adjusted = BTreeMap::new();
-        let mut previous = 0.0;
-        for r in 1..=SMOOTHED_UP_TO {
-            let n = |r: u32| count_of_counts.get(&r).copied().unwrap_or(0.0);
-            let r_f = f64::from(r);
-            let estimate = if n(r) > 0.0 && n(r + 1) > 0.0 {
-                (r_f + 1.0) * n(r + 1) / n(r)
-            } else {
-                r_f
-            };
-            // Keep the adjusted counts ordered and never above the raw count.
-            let estimate = estimate.min(r_f).max(previous);
-            adjusted.insert(r, estimate);
-            previous = estimate;
-        }
-        ValueCounts { counts, adjusted }
+        let slope = log_log_slope(&count_of_counts).min(-1.0);
+        ValueCounts { counts, slope }
     }
 
-    /// Expected number of children other than the pair's holding `value`: its count less the one
-    /// child the pair would be (two, if the first clustering kept the pair's records apart), smoothed.
-    /// At least a small share of a child, so that an unseen coincidence stays possible.
-    fn others(&self, value: &T, pair_apart: bool) -> Option<f64> {
+    /// The Good-Turing count of a value held by r children, from the log-linear fit (Gale and
+    /// Sampson's "simple Good-Turing"): r* = r (1 + 1/r)^(slope + 1). Below r, and far below for r = 1
+    /// when most values are held by one child only.
+    fn smoothed(&self, r: u32) -> f64 {
+        let r = f64::from(r.max(1));
+        r * (1.0 + 1.0 / r).powf(self.slope + 1.0)
+    }
+
+    /// Expected number of children other than the first record's child who hold `value`: how likely
+    /// a different child has it by chance. The count less that one child, smoothed; when no other
+    /// child holds it, the smoothed count of a value held once (an unseen namesake stays possible).
+    fn others(&self, value: &T) -> Option<f64> {
         let count = *self.counts.get(value)?;
-        let own = if pair_apart { 2 } else { 1 };
-        let others = count.saturating_sub(own);
-        // The chance that another child holds the value although none was seen: the Good-Turing
-        // estimate of a value seen once (what the pair's child would be alone).
-        let unseen = self.adjusted.get(&1).copied().unwrap_or(1.0);
-        Some(match others {
-            0 => unseen,
-            r => self
-                .adjusted
-                .get(&r)
-                .copied()
-                .unwrap_or(f64::from(r))
-                .max(unseen),
+        let floor = self.smoothed(1);
+        Some(match count.saturating_sub(1) {
+            0 => floor,
+            r => self.smoothed(r).max(floor),
         })
+    }
+}
+
+/// Least-squares slope of log n(r) against log r over the counts that occur; -1 (no smoothing) when
+/// fewer than two counts occur.
+fn log_log_slope(count_of_counts: &BTreeMap<u32, f64>) -> f64 {
+    let points: Vec<(f64, f64)> = count_of_counts
+        .iter()
+        .filter(|(_, &n)| n > 0.0)
+        .map(|(&r, &n)| (f64::from(r).ln(), n.ln()))
+        .collect();
+    if points.len() < 2 {
+        return -1.0;
+    }
+    let k = points.len() as f64;
+    let mean_x = points.iter().map(|p| p.0).sum::<f64>() / k;
+    let mean_y = points.iter().map(|p| p.1).sum::<f64>() / k;
+    let sxx: f64 = points.iter().map(|p| (p.0 - mean_x).powi(2)).sum();
+    let sxy: f64 = points.iter().map(|p| (p.0 - mean_x) * (p.1 - mean_y)).sum();
+    if sxx > 0.0 {
+        sxy / sxx
+    } else {
+        -1.0
     }
 }
 
@@ -83,8 +90,6 @@ pub(super) struct NameFrequencies<'a> {
     full_in_place: ValueCounts<(&'a str, &'a str, &'a str)>,
     /// Number of children counted.
     children: usize,
-    /// The child (group) of each record.
-    child_of: Vec<usize>,
 }
 
 /// The distinct values `value` gives the records of each child.
@@ -111,14 +116,6 @@ impl<'a> NameFrequencies<'a> {
         let full = |p: &Prepared<'a>| {
             (!p.record.given_key.is_empty() && !p.surname_stem.is_empty()).then(|| p.full_name())
         };
-        let mut child_of = vec![0; records.len()];
-        for (child, members) in children.iter().enumerate() {
-            for &i in members {
-                if let Some(slot) = child_of.get_mut(i) {
-                    *slot = child;
-                }
-            }
-        }
         NameFrequencies {
             given: ValueCounts::new(per_child(records, children, |p| {
                 nonempty(p.record.given_key.as_str())
@@ -130,7 +127,6 @@ impl<'a> NameFrequencies<'a> {
                 Some((given, surname, p.record.municipality.as_deref()?))
             })),
             children: children.len(),
-            child_of,
         }
     }
 
@@ -138,14 +134,13 @@ impl<'a> NameFrequencies<'a> {
     /// jointly over both names (and the municipality, when it agrees too) where both names agree.
     pub(super) fn adjustment(
         &self,
-        (i, a): (usize, &Prepared<'a>),
-        (j, b): (usize, &Prepared<'a>),
+        a: &Prepared<'a>,
+        b: &Prepared<'a>,
         gamma: &Gamma,
         model: &Model,
     ) -> f64 {
         const EXACT: u8 = 3;
         const SAME_MUNICIPALITY: u8 = 2;
-        let apart = self.child_of.get(i) != self.child_of.get(j);
         let others = (self.children.saturating_sub(1)).max(1) as f64;
         let share = |count: Option<f64>| count.map(|c| c / others);
         let given_same = gamma[0] == EXACT && a.record.given_key == b.record.given_key;
@@ -160,25 +155,61 @@ impl<'a> NameFrequencies<'a> {
                 .filter(|_| gamma[5] == SAME_MUNICIPALITY);
             if let Some(place) = place {
                 let key = (name.0, name.1, place);
-                if let Some(f) = share(self.full_in_place.others(&key, apart)) {
+                if let Some(f) = share(self.full_in_place.others(&key)) {
                     return (u(0, EXACT) * u(1, EXACT) * u(5, SAME_MUNICIPALITY) / f).ln();
                 }
-            } else if let Some(f) = share(self.full.others(&name, apart)) {
+            } else if let Some(f) = share(self.full.others(&name)) {
                 return (u(0, EXACT) * u(1, EXACT) / f).ln();
             }
             return 0.0;
         }
         let mut adjust = 0.0;
         if given_same {
-            if let Some(f) = share(self.given.others(&a.record.given_key.as_str(), apart)) {
+            if let Some(f) = share(self.given.others(&a.record.given_key.as_str())) {
                 adjust += (u(0, EXACT) / f).ln();
             }
         }
         if surname_same {
-            if let Some(f) = share(self.surname.others(&a.surname_stem, apart)) {
+            if let Some(f) = share(self.surname.others(&a.surname_stem)) {
                 adjust += (u(1, EXACT) / f).ln();
             }
         }
         adjust
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn good_turing_makes_a_name_held_once_rarer_than_one_in_c_and_keeps_order() {
+        // 100 names held by one child, 10 by two, 1 by three: shared names are rare.
+        let mut values = Vec::new();
+        for n in 0..100 {
+            values.push(format!("once{n}"));
+        }
+        for n in 0..10 {
+            values.extend([format!("twice{n}"), format!("twice{n}")]);
+        }
+        values.extend(["thrice".to_string(), "thrice".into(), "thrice".into()]);
+        let counts = ValueCounts::new(values);
+        let once = counts.others(&"once1".to_string()).unwrap();
+        let twice = counts.others(&"twice1".to_string()).unwrap();
+        let thrice = counts.others(&"thrice".to_string()).unwrap();
+        assert!(once < 0.5, "{once}");
+        assert!(once <= twice && twice <= thrice, "{once} {twice} {thrice}");
+        assert!(
+            thrice <= 2.0,
+            "never more than the other children seen: {thrice}"
+        );
+        assert!(counts.others(&"unknown".to_string()).is_none());
+    }
+
+    #[test]
+    fn without_shared_names_there_is_nothing_to_smooth() {
+        let counts = ValueCounts::new(vec!["a", "b", "c"]);
+        assert!((counts.others(&"a").unwrap() - 1.0).abs() < 1e-12);
     }
 }

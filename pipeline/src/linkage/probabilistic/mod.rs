@@ -87,6 +87,9 @@ pub struct Explanation {
     pub link_probability: f64,
     /// Whether blocking made the two records a candidate pair at all.
     pub candidates: bool,
+    /// Whether the run puts the two records in one child (after reviewer decisions and the refusal
+    /// of contradicting joins, and possibly through other records).
+    pub same_child: bool,
 }
 
 /// Blocking, comparison and estimation done once for a set of records.
@@ -98,6 +101,8 @@ struct Fitted<'a> {
     model: Model,
     /// Name frequencies among the children of a first clustering.
     frequencies: NameFrequencies<'a>,
+    /// The child of each record in that first clustering.
+    provisional_child: Vec<usize>,
 }
 
 impl ProbabilisticLinker {
@@ -127,13 +132,25 @@ impl ProbabilisticLinker {
         lap("em");
         let singletons: Vec<Vec<usize>> = (0..records.len()).map(|i| vec![i]).collect();
         let by_record = NameFrequencies::new(&prepared, &singletons);
-        lap("freq1");
-        let first = score(&prepared, &candidates, &gammas, &model, &by_record, s);
-        lap("score1");
+        let each_alone: Vec<usize> = (0..records.len()).collect();
+        let scoring = Scoring {
+            prepared: &prepared,
+            candidates: &candidates,
+            gammas: &gammas,
+            model: &model,
+            settings: s,
+        };
+        let first = scoring.score(&by_record, &each_alone);
+        lap("first pass");
         let provisional = cluster(records, &prepared, &candidates, &first, &self.decisions, s);
-        lap("cluster1");
         let frequencies = NameFrequencies::new(&prepared, &provisional.clusters);
-        lap("freq2");
+        let mut provisional_child = vec![0; records.len()];
+        for (child, members) in provisional.clusters.iter().enumerate() {
+            for &i in members {
+                provisional_child[i] = child;
+            }
+        }
+        lap("name frequencies");
         Fitted {
             prepared,
             candidates,
@@ -141,6 +158,7 @@ impl ProbabilisticLinker {
             gammas,
             model,
             frequencies,
+            provisional_child,
         }
     }
 
@@ -148,18 +166,36 @@ impl ProbabilisticLinker {
     pub fn explain(&self, records: &[LinkRecord], i: usize, j: usize) -> Explanation {
         let s = &self.settings;
         let f = self.fit(records);
+        let scoring = f.scoring(s);
         let (prepared, model) = (&f.prepared, &f.model);
         let gamma = compare(&prepared[i], &prepared[j], &mut NameLevels::new(s));
         let adjust = f
             .frequencies
-            .adjustment((i, &prepared[i]), (j, &prepared[j]), &gamma, model);
-        let pairwise = pairwise_scores(prepared, &f.candidates, &f.gammas, model, &f.frequencies);
-        let pair_probability = model.probability_adjusted(&gamma, adjust);
-        let competing_odds = if pair_probability >= s.review_probability {
-            competition::Partners::new(prepared.len(), &pairwise).competing((i, j), prepared, s)
+            .adjustment(&prepared[i], &prepared[j], &gamma, model);
+        let log_odds = model.log_odds().of(&gamma) + adjust;
+        let pairwise = scoring.pairwise(&f.frequencies);
+        let competing_odds = if log_odds >= competition::logit(s.review_probability) {
+            competition::Partners::new(&pairwise, &f.provisional_child).competing(
+                (i, j),
+                prepared,
+                s,
+            )
         } else {
             0.0
         };
+        let scored = scoring.score(&f.frequencies, &f.provisional_child);
+        let clustering = cluster(
+            records,
+            prepared,
+            &f.candidates,
+            &scored,
+            &self.decisions,
+            s,
+        );
+        let same_child = clustering
+            .clusters
+            .iter()
+            .any(|c| c.contains(&i) && c.contains(&j));
         Explanation {
             comparisons: COMPARISONS
                 .iter()
@@ -172,67 +208,75 @@ impl ProbabilisticLinker {
                 .collect(),
             name_frequency: adjust / std::f64::consts::LN_2,
             prior: (model.lambda / (1.0 - model.lambda)).log2(),
-            pair_probability,
+            pair_probability: logistic(log_odds),
             competing_odds,
-            probability: competition::exclusive_probability(pair_probability, competing_odds),
+            probability: competition::exclusive_probability(log_odds, competing_odds),
             link_probability: s.link_probability,
             candidates: f.candidates.binary_search(&(i.min(j), i.max(j))).is_ok(),
+            same_child,
         }
     }
 
     /// Every candidate pair with its match probability, strongest first, as (probability, i, j).
     pub fn scored_pairs(&self, records: &[LinkRecord]) -> Vec<(f64, usize, usize)> {
         let f = self.fit(records);
-        score(
-            &f.prepared,
-            &f.candidates,
-            &f.gammas,
-            &f.model,
-            &f.frequencies,
-            &self.settings,
-        )
+        f.scoring(&self.settings)
+            .score(&f.frequencies, &f.provisional_child)
     }
 }
 
-/// The match probability of every candidate pair, name frequencies taken into account, strongest
-/// first (ties in a fixed order).
-fn score(
-    prepared: &[Prepared<'_>],
-    candidates: &[(usize, usize)],
-    gammas: &[Gamma],
-    model: &Model,
-    frequencies: &NameFrequencies,
-    s: &ProbabilisticSettings,
-) -> Vec<(f64, usize, usize)> {
-    let pairwise = pairwise_scores(prepared, candidates, gammas, model, frequencies);
-    let competing = competition::competing_odds(prepared, &pairwise, s);
-    let mut scored: Vec<(f64, usize, usize)> = pairwise
-        .iter()
-        .zip(competing)
-        .map(|(&(p, i, j), c)| (competition::exclusive_probability(p, c), i, j))
-        .collect();
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-    scored
+impl<'a> Fitted<'a> {
+    fn scoring<'f>(&'f self, settings: &'f ProbabilisticSettings) -> Scoring<'f, 'a> {
+        Scoring {
+            prepared: &self.prepared,
+            candidates: &self.candidates,
+            gammas: &self.gammas,
+            model: &self.model,
+            settings,
+        }
+    }
 }
 
-/// The match probability of every candidate pair on its own (comparisons, name frequencies, prior),
-/// as (probability, i, j) in candidate order.
-fn pairwise_scores(
-    prepared: &[Prepared<'_>],
-    candidates: &[(usize, usize)],
-    gammas: &[Gamma],
-    model: &Model,
-    frequencies: &NameFrequencies,
-) -> Vec<(f64, usize, usize)> {
-    let table = model.log_odds();
-    candidates
-        .par_iter()
-        .zip(gammas)
-        .map(|(&(i, j), g)| {
-            let adjust = frequencies.adjustment((i, &prepared[i]), (j, &prepared[j]), g, model);
-            (logistic(table.of(g) + adjust), i, j)
-        })
-        .collect()
+/// What scoring the candidate pairs needs.
+struct Scoring<'f, 'a> {
+    prepared: &'f [Prepared<'a>],
+    candidates: &'f [(usize, usize)],
+    gammas: &'f [Gamma],
+    model: &'f Model,
+    settings: &'f ProbabilisticSettings,
+}
+
+impl Scoring<'_, '_> {
+    /// The match probability of every candidate pair, name frequencies and competing candidates
+    /// taken into account, strongest first (ties in a fixed order). `child_of` groups records that
+    /// are one child, so that a rival child reported five times competes once.
+    fn score(&self, frequencies: &NameFrequencies, child_of: &[usize]) -> Vec<(f64, usize, usize)> {
+        let pairwise = self.pairwise(frequencies);
+        let competing =
+            competition::competing_odds(self.prepared, &pairwise, child_of, self.settings);
+        let mut scored: Vec<(f64, usize, usize)> = pairwise
+            .iter()
+            .zip(competing)
+            .map(|(&(l, i, j), c)| (competition::exclusive_probability(l, c), i, j))
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+        scored
+    }
+
+    /// The log odds of every candidate pair on its own (comparisons, name frequencies, prior), as
+    /// (log odds, i, j) in candidate order.
+    fn pairwise(&self, frequencies: &NameFrequencies) -> Vec<(f64, usize, usize)> {
+        let table = self.model.log_odds();
+        self.candidates
+            .par_iter()
+            .zip(self.gammas)
+            .map(|(&(i, j), g)| {
+                let (a, b) = (&self.prepared[i], &self.prepared[j]);
+                let adjust = frequencies.adjustment(a, b, g, self.model);
+                (table.of(g) + adjust, i, j)
+            })
+            .collect()
+    }
 }
 
 impl Linker for ProbabilisticLinker {
@@ -249,14 +293,7 @@ impl Linker for ProbabilisticLinker {
             lambda = f.model.lambda,
             "prior share of matches among all record pairs"
         );
-        let scored = score(
-            &f.prepared,
-            &f.candidates,
-            &f.gammas,
-            &f.model,
-            &f.frequencies,
-            s,
-        );
+        let scored = f.scoring(s).score(&f.frequencies, &f.provisional_child);
         let Clustering {
             clusters,
             linked,
