@@ -80,6 +80,27 @@ struct RawConfig {
     alerts: AlertSettings,
     institutions: BTreeMap<String, Institution>,
     sources: BTreeMap<String, SourceConfig>,
+    #[serde(default)]
+    schedule: ScheduleSettings,
+}
+
+/// When the daemon publishes and sends digests (`[schedule]`); each source's pulls are under its own
+/// `schedule`. Five-field crontab expressions read in `[run] timezone`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleSettings {
+    /// The national run: validate, link and publish what the sources have delivered.
+    pub publish: Option<String>,
+    /// The data-quality digests to the institutions.
+    pub digests: Option<String>,
+}
+
+/// One scheduled job of the daemon.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// `pull:<source>`, `publish` or `digests`.
+    pub name: String,
+    pub schedule: crate::schedule::Schedule,
 }
 
 /// Where a run writes.
@@ -218,6 +239,9 @@ pub struct SourceConfig {
     /// File name in the mappings folder.
     pub mapping: String,
     pub format: Format,
+    /// When the daemon pulls this source (five-field crontab expression); none: only on `run`.
+    #[serde(default)]
+    pub schedule: Option<String>,
 }
 
 /// A loaded configuration with every path made absolute against the config file's folder.
@@ -232,6 +256,7 @@ pub struct Config {
     pub alerts: AlertSettings,
     pub institutions: BTreeMap<String, Institution>,
     pub sources: BTreeMap<String, SourceConfig>,
+    pub schedule: ScheduleSettings,
 }
 
 impl Config {
@@ -292,7 +317,44 @@ impl Config {
             alerts,
             institutions: raw.institutions,
             sources,
+            schedule: raw.schedule,
         }
+    }
+
+    /// The daemon's jobs, in a fixed order: every scheduled source pull, then publication, then
+    /// digests. An expression that cannot be used is an error naming its place in the file.
+    pub fn jobs(&self) -> Result<Vec<Job>, ConfigError> {
+        let zone = self.timezone();
+        let mut wanted: Vec<(String, String, &str)> = self
+            .sources
+            .iter()
+            .filter_map(|(name, source)| {
+                let expression = source.schedule.as_deref()?;
+                Some((
+                    format!("pull:{name}"),
+                    format!("[sources.{name}] schedule"),
+                    expression,
+                ))
+            })
+            .collect();
+        if let Some(expression) = self.schedule.publish.as_deref() {
+            wanted.push(("publish".into(), "[schedule] publish".into(), expression));
+        }
+        if let Some(expression) = self.schedule.digests.as_deref() {
+            wanted.push(("digests".into(), "[schedule] digests".into(), expression));
+        }
+        wanted
+            .into_iter()
+            .map(|(name, place, expression)| {
+                let schedule = crate::schedule::Schedule::parse(expression, zone).map_err(|e| {
+                    ConfigError::Invalid {
+                        path: self.path.clone(),
+                        message: format!("{place}: {e}"),
+                    }
+                })?;
+                Ok(Job { name, schedule })
+            })
+            .collect()
     }
 
     /// The configured time zone (Kosovo's civil time by default).
@@ -334,6 +396,7 @@ impl Config {
             )),
             _ => Ok(()),
         }?;
+        self.jobs()?;
         if self.pseudonym.key_env.is_none() && self.pseudonym.key_file.is_none() {
             return Err(invalid(
                 "[pseudonym] needs key_env or key_file (the key itself never goes in this file)"

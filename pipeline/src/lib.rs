@@ -17,6 +17,7 @@ pub mod reference;
 pub mod review;
 pub mod rules;
 pub mod run;
+pub mod schedule;
 pub mod schema;
 pub mod standardise;
 pub mod synth;

@@ -80,6 +80,19 @@ enum Command {
         a: String,
         b: String,
     },
+    /// The next firing times of every scheduled job (source pulls, publication, digests), to check
+    /// cron expressions before deploying.
+    Schedule {
+        #[arg(long, default_value = "config.toml")]
+        config: PathBuf,
+        /// Start after this time: RFC 3339 (2027-03-27T00:00:00+01:00), or a local time in the
+        /// configured time zone (2027-03-27T00:00). Default: now.
+        #[arg(long)]
+        from: Option<String>,
+        /// Firings to list per job.
+        #[arg(long, default_value_t = 5)]
+        count: usize,
+    },
     /// Generate realistic synthetic exports of the three institutions, with ground truth and a config.
     Synth {
         #[arg(long)]
@@ -164,6 +177,11 @@ fn dispatch(cli: &Cli) -> Result<ExitCode> {
         Command::Eval { config, truth } => eval_command(cli, config, truth),
         Command::Review { config, action } => review_command(cli, config, action),
         Command::Explain { config, a, b } => explain_command(cli, config, a, b),
+        Command::Schedule {
+            config,
+            from,
+            count,
+        } => schedule_command(cli, config, from.as_deref(), *count),
         Command::Synth {
             out,
             records,
@@ -501,6 +519,104 @@ fn explain_command(cli: &Cli, config_path: &Path, a: &str, b: &str) -> Result<Ex
         "the run {} them in one child",
         if e.same_child { "puts" } else { "does not put" }
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--from`: an RFC 3339 instant, or a wall-clock time in the configured zone.
+fn parse_from(text: &str, zone: chrono_tz::Tz) -> Result<chrono::DateTime<chrono::Utc>> {
+    use chrono::TimeZone;
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    let naive = [
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%d",
+    ]
+    .iter()
+    .find_map(|f| {
+        chrono::NaiveDateTime::parse_from_str(text, f)
+            .ok()
+            .or_else(|| {
+                chrono::NaiveDate::parse_from_str(text, f)
+                    .ok()
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
+            })
+    })
+    .with_context(|| {
+        format!("--from {text}: expected 2027-03-27T00:00:00+01:00 or 2027-03-27T00:00")
+    })?;
+    zone.from_local_datetime(&naive)
+        .earliest()
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .with_context(|| format!("--from {text}: that wall-clock time does not exist in {zone}"))
+}
+
+fn schedule_command(
+    cli: &Cli,
+    config_path: &Path,
+    from: Option<&str>,
+    count: usize,
+) -> Result<ExitCode> {
+    let config = Config::load(config_path)?;
+    let zone = config.timezone();
+    let from = match from {
+        Some(text) => parse_from(text, zone)?,
+        None => chrono::Utc::now(),
+    };
+    let jobs = config.jobs()?;
+    let listed: Vec<(String, String, Vec<String>)> = jobs
+        .iter()
+        .map(|job| {
+            let firings = job
+                .schedule
+                .firings(from, count)
+                .iter()
+                .map(|t| t.to_rfc3339())
+                .collect();
+            (
+                job.name.clone(),
+                job.schedule.expression().to_string(),
+                firings,
+            )
+        })
+        .collect();
+    if cli.json {
+        let jobs: Vec<serde_json::Value> = listed
+            .iter()
+            .map(|(name, expression, firings)| {
+                serde_json::json!({"job": name, "expression": expression, "firings": firings})
+            })
+            .collect();
+        let out = serde_json::json!({
+            "timezone": zone.name(),
+            "from": from.with_timezone(&zone).to_rfc3339(),
+            "jobs": jobs,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if listed.is_empty() {
+        println!("no scheduled jobs: add `schedule = \"…\"` to a source, or [schedule] publish / digests");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "next firings after {} ({})",
+        from.with_timezone(&zone).format("%Y-%m-%d %H:%M:%S %:z"),
+        zone.name()
+    );
+    for (name, expression, firings) in &listed {
+        println!();
+        println!("{name}  \"{expression}\"");
+        for t in firings {
+            let local = chrono::DateTime::parse_from_rfc3339(t)?.with_timezone(&zone);
+            println!("  {}", local.format("%a %Y-%m-%d %H:%M %:z"));
+        }
+        if firings.is_empty() {
+            println!("  never (the expression matches no date)");
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

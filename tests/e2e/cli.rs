@@ -16,7 +16,7 @@ fn check_accepts_the_shipped_configuration() {
 #[test]
 fn check_points_at_the_line_and_column_of_a_mistake() {
     let work = tempfile::tempdir().unwrap();
-    let config = write_config(work.path(), "[sources.police]\ninstitution = \"police\"\npath = \".\"\nglob = \"*.csv\"\nschema = \"police.schema.json\"\nmapping = \"police.toml\"\nformat = { format = \"csv\", delimiter = \";\" }\nschedule = 12\n");
+    let config = write_config(work.path(), "[sources.police]\ninstitution = \"police\"\npath = \".\"\nglob = \"*.csv\"\nschema = \"police.schema.json\"\nmapping = \"police.toml\"\nformat = { format = \"csv\", delimiter = \";\" }\nschedul = \"0 * * * *\"\n");
     let output = regbridge()
         .arg("check")
         .arg("--config")
@@ -28,11 +28,12 @@ fn check_points_at_the_line_and_column_of_a_mistake() {
     let line = std::fs::read_to_string(&config)
         .unwrap()
         .lines()
-        .position(|l| l.starts_with("schedule"))
+        .position(|l| l.starts_with("schedul "))
         .unwrap()
         + 1;
+    // A misspelt key: the line and column of the key, and its name.
     assert!(text.contains(&format!("config.toml:{line}:1:")), "{text}");
-    assert!(text.contains("schedule"), "{text}");
+    assert!(text.contains("schedul"), "{text}");
 }
 
 #[test]
@@ -153,4 +154,65 @@ fn check_rejects_an_unusable_format_setting_instead_of_reading_garbage() {
         Some(2),
         "a run must not start on an unusable format"
     );
+}
+
+/// IT staff check a cron expression before deploying: a daily 02:30 job fires once on each of the
+/// days around the spring clock change (02:30 does not exist on 28 March 2027 in Kosovo).
+#[test]
+fn schedule_lists_one_firing_per_day_across_the_spring_change() {
+    let work = tempfile::tempdir().unwrap();
+    let config = write_config(work.path(), "[sources.police]\ninstitution = \"police\"\npath = \".\"\nglob = \"*.csv\"\nschema = \"police.schema.json\"\nmapping = \"police.toml\"\nformat = { format = \"csv\", delimiter = \";\" }\n[schedule]\npublish = \"30 2 * * *\"\n");
+    let output = ok(regbridge()
+        .args(["--json", "schedule", "--config"])
+        .arg(&config)
+        .args(["--from", "2027-03-27T00:00:00+01:00", "--count", "3"]));
+    let listed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(listed["timezone"], "Europe/Belgrade");
+    let jobs = listed["jobs"].as_array().unwrap();
+    assert_eq!(jobs.len(), 1, "{listed}");
+    assert_eq!(jobs[0]["job"], "publish");
+    let firings: Vec<&str> = jobs[0]["firings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        firings,
+        [
+            "2027-03-27T02:30:00+01:00",
+            "2027-03-28T03:00:00+02:00",
+            "2027-03-29T02:30:00+02:00"
+        ]
+    );
+    // The same in text, for people.
+    let text = ok(regbridge()
+        .args(["schedule", "--config"])
+        .arg(&config)
+        .args(["--from", "2027-03-27T00:00:00+01:00", "--count", "3"]));
+    let text = String::from_utf8_lossy(&text.stdout);
+    let firing_lines: Vec<&str> = text.lines().filter(|l| l.starts_with("  ")).collect();
+    assert_eq!(firing_lines.len(), 3, "{text}");
+    for (line, day) in firing_lines
+        .iter()
+        .zip(["2027-03-27", "2027-03-28", "2027-03-29"])
+    {
+        assert!(line.contains(day), "{text}");
+    }
+}
+
+#[test]
+fn check_names_a_bad_cron_expression_and_where_it_is() {
+    let work = tempfile::tempdir().unwrap();
+    let config = write_config(work.path(), "[sources.police]\ninstitution = \"police\"\npath = \".\"\nglob = \"*.csv\"\nschema = \"police.schema.json\"\nmapping = \"police.toml\"\nformat = { format = \"csv\", delimiter = \";\" }\n[schedule]\npublish = \"30 2 * *\"\n");
+    let output = regbridge()
+        .arg("check")
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("[schedule] publish"), "{text}");
+    assert!(text.contains("30 2 * *"), "{text}");
 }
