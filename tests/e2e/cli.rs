@@ -13,18 +13,28 @@ fn check_accepts_the_shipped_configuration() {
     assert!(text.contains("no problems"), "{text}");
 }
 
-#[test]
-fn check_points_at_the_line_and_column_of_a_mistake() {
-    let work = tempfile::tempdir().unwrap();
-    let config = write_config(work.path(), "[sources.police]\ninstitution = \"police\"\npath = \".\"\nglob = \"*.csv\"\nschema = \"police.schema.json\"\nmapping = \"police.toml\"\nformat = { format = \"csv\", delimiter = \";\" }\nschedul = \"0 * * * *\"\n");
+/// A police CSV source, followed by `more` (extra keys of the source, or further tables).
+fn police_source_and(more: &str) -> String {
+    format!("[sources.police]\ninstitution = \"police\"\npath = \".\"\nglob = \"*.csv\"\nschema = \"police.schema.json\"\nmapping = \"police.toml\"\nformat = {{ format = \"csv\", delimiter = \";\" }}\n{more}")
+}
+
+/// `regbridge check` on a config that must fail; its standard output.
+fn failed_check(config: &std::path::Path) -> String {
     let output = regbridge()
         .arg("check")
         .arg("--config")
-        .arg(&config)
+        .arg(config)
         .output()
         .unwrap();
     assert!(!output.status.success());
-    let text = String::from_utf8_lossy(&output.stdout);
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn check_points_at_the_line_and_column_of_a_mistake() {
+    let work = tempfile::tempdir().unwrap();
+    let config = write_config(work.path(), &police_source_and("schedul = \"0 * * * *\"\n"));
+    let text = failed_check(&config);
     let line = std::fs::read_to_string(&config)
         .unwrap()
         .lines()
@@ -161,7 +171,10 @@ fn check_rejects_an_unusable_format_setting_instead_of_reading_garbage() {
 #[test]
 fn schedule_lists_one_firing_per_day_across_the_spring_change() {
     let work = tempfile::tempdir().unwrap();
-    let config = write_config(work.path(), "[sources.police]\ninstitution = \"police\"\npath = \".\"\nglob = \"*.csv\"\nschema = \"police.schema.json\"\nmapping = \"police.toml\"\nformat = { format = \"csv\", delimiter = \";\" }\n[schedule]\npublish = \"30 2 * * *\"\n");
+    let config = write_config(
+        work.path(),
+        &police_source_and("[schedule]\npublish = \"30 2 * * *\"\n"),
+    );
     let output = ok(regbridge()
         .args(["--json", "schedule", "--config"])
         .arg(&config)
@@ -204,15 +217,11 @@ fn schedule_lists_one_firing_per_day_across_the_spring_change() {
 #[test]
 fn check_names_a_bad_cron_expression_and_where_it_is() {
     let work = tempfile::tempdir().unwrap();
-    let config = write_config(work.path(), "[sources.police]\ninstitution = \"police\"\npath = \".\"\nglob = \"*.csv\"\nschema = \"police.schema.json\"\nmapping = \"police.toml\"\nformat = { format = \"csv\", delimiter = \";\" }\n[schedule]\npublish = \"30 2 * *\"\n");
-    let output = regbridge()
-        .arg("check")
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let text = String::from_utf8_lossy(&output.stdout);
+    let config = write_config(
+        work.path(),
+        &police_source_and("[schedule]\npublish = \"30 2 * *\"\n"),
+    );
+    let text = failed_check(&config);
     assert!(text.contains("[schedule] publish"), "{text}");
     assert!(text.contains("30 2 * *"), "{text}");
 }
