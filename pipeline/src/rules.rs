@@ -61,6 +61,8 @@ pub enum Check {
     SoundFile,
     /// A header row that has none of the columns the schema describes (perhaps no header at all).
     RecognisedHeader,
+    /// A file with the same content as another one delivered in the run (read once).
+    DistinctFile,
 }
 
 /// Texts of a rule in the three languages.
@@ -232,7 +234,7 @@ impl RuleBook {
     }
 
     fn require_system_rules(&self, dir: &Path) -> Result<(), ConfigError> {
-        let needed: [SystemCheck; 8] = [
+        let needed: [SystemCheck; 9] = [
             ("readable", |c| matches!(c, Check::Readable)),
             ("source_schema", |c| matches!(c, Check::SourceSchema)),
             ("canonical_schema", |c| matches!(c, Check::CanonicalSchema)),
@@ -243,6 +245,7 @@ impl RuleBook {
             ("recognised_header", |c| {
                 matches!(c, Check::RecognisedHeader)
             }),
+            ("distinct_file", |c| matches!(c, Check::DistinctFile)),
         ];
         for (name, is) in needed {
             if !self.rules.iter().any(|r| is(&r.check)) {
@@ -538,12 +541,13 @@ fn build_rule(
         "mappable" => Check::Mappable,
         "sound_file" => Check::SoundFile,
         "recognised_header" => Check::RecognisedHeader,
+        "distinct_file" => Check::DistinctFile,
         other => {
             return Err(fail(format!(
                 "rule \"{id}\": unknown check \"{other}\" (required, one_of_required, valid, known, \
                  unambiguous, not_future, before, not_older_than, age_range, age_consistent, pattern, \
                  check_digit, unique, agree, readable, source_schema, canonical_schema, known_columns, \
-                 expected_columns, mappable, sound_file, recognised_header)"
+                 expected_columns, mappable, sound_file, recognised_header, distinct_file)"
             )))
         }
     };

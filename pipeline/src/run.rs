@@ -369,6 +369,9 @@ fn read_sources(
     progress: &dyn Progress,
 ) -> Intake {
     let mut intake = Intake::default();
+    // Content already read in this run (sha256 → source and file): the same export dropped twice,
+    // under any name, is read once.
+    let mut read: BTreeMap<String, String> = BTreeMap::new();
     for (name, source) in &config.sources {
         let counts = intake.counts.entry(name.clone()).or_default();
         let Some(source_assets) = assets.source(name) else {
@@ -399,6 +402,18 @@ fn read_sources(
                     continue;
                 }
             };
+            if let Some(first) = read.get(&file.sha256) {
+                intake.findings.push(duplicate_file_finding(
+                    assets,
+                    name,
+                    &source.institution,
+                    &file_name,
+                    first,
+                ));
+                progress.advance(1);
+                continue;
+            }
+            read.insert(file.sha256.clone(), format!("{name}/{file_name}"));
             let decoded = decode(&file.bytes, &source.format);
             let ctx = FileContext {
                 source: name,
@@ -427,6 +442,29 @@ fn read_sources(
         }
     }
     intake
+}
+
+/// `file.duplicate`: the file repeats the content of `first` (source/file), which was read instead.
+fn duplicate_file_finding(
+    assets: &Assets,
+    source: &str,
+    institution: &str,
+    file: &str,
+    first: &str,
+) -> Finding {
+    let rules = &assets.rules;
+    let hit = crate::rules::Hit {
+        rule: rules.system(|c| matches!(c, crate::rules::Check::DistinctFile)),
+        field: None,
+        detail: Some(first.to_string()),
+    };
+    let provenance = crate::model::Provenance {
+        source: source.to_string(),
+        file: file.to_string(),
+        ordinal: 0,
+        location: "file".to_string(),
+    };
+    rules.finding(&hit, institution, &provenance, None)
 }
 
 /// Findings for a value that must be unique within a source (the same record id twice).

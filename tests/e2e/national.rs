@@ -410,3 +410,29 @@ fn published_children(sample: &Path) -> BTreeMap<(String, String), String> {
         })
         .collect()
 }
+
+/// The same export dropped twice (under another name) is read once: no record is counted twice, and
+/// the institution hears that the second copy was set aside.
+#[test]
+fn the_same_file_dropped_twice_is_ingested_once() {
+    let (_dir, sample) = synthesise(300, 37);
+    let config = sample.join("config.toml");
+    let once = run(&config);
+    let police = std::fs::read_dir(sample.join("police"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "csv"))
+        .unwrap();
+    std::fs::copy(&police, sample.join("police/zz_copy_of_the_export.csv")).unwrap();
+    let twice = run(&config);
+    assert_eq!(twice["sources"]["police"], once["sources"]["police"]);
+    assert_eq!(twice["unique_children"], once["unique_children"]);
+    let findings = read_csv(&sample.join("out/published/findings.csv"));
+    let duplicate: Vec<_> = findings
+        .iter()
+        .filter(|f| f["rule"] == "file.duplicate")
+        .collect();
+    assert_eq!(duplicate.len(), 1, "{duplicate:?}");
+    assert_eq!(duplicate[0]["file"], "zz_copy_of_the_export.csv");
+    assert_eq!(duplicate[0]["institution"], "police");
+}
