@@ -20,4 +20,5 @@ pub mod run;
 pub mod schedule;
 pub mod schema;
 pub mod standardise;
+pub mod state;
 pub mod synth;

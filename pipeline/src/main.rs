@@ -93,6 +93,15 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         count: usize,
     },
+    /// What regbridge has done: the last runs, each source's inputs, open findings per institution,
+    /// and pending reviews (from the state database; safe while a run is writing).
+    Status {
+        #[arg(long, default_value = "config.toml")]
+        config: PathBuf,
+        /// Runs to list.
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
+    },
     /// Generate realistic synthetic exports of the three institutions, with ground truth and a config.
     Synth {
         #[arg(long)]
@@ -177,6 +186,7 @@ fn dispatch(cli: &Cli) -> Result<ExitCode> {
         Command::Eval { config, truth } => eval_command(cli, config, truth),
         Command::Review { config, action } => review_command(cli, config, action),
         Command::Explain { config, a, b } => explain_command(cli, config, a, b),
+        Command::Status { config, runs } => status_command(cli, config, *runs),
         Command::Schedule {
             config,
             from,
@@ -519,6 +529,91 @@ fn explain_command(cli: &Cli, config_path: &Path, a: &str, b: &str) -> Result<Ex
         "the run {} them in one child",
         if e.same_child { "puts" } else { "does not put" }
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn status_command(cli: &Cli, config_path: &Path, runs: usize) -> Result<ExitCode> {
+    use regbridge::state::StateStore;
+    let config = Config::load(config_path)?;
+    let state_dir = &config.run.state_dir;
+    let Some(store) = StateStore::open_reader(state_dir)? else {
+        if cli.json {
+            println!("{}", serde_json::json!({"state": null, "runs": []}));
+        } else {
+            println!(
+                "no state database in {} yet: nothing has run",
+                state_dir.display()
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    };
+    let last_runs = store.last_runs(runs)?;
+    let sources = store.source_inputs()?;
+    let open = store.open_findings()?;
+    let resolved = store.resolved_findings()?;
+    let pending_reviews = regbridge::review::read_queue(state_dir)
+        .map(|q| q.len())
+        .unwrap_or(0);
+    if cli.json {
+        let out = serde_json::json!({
+            "state": state_dir.join(regbridge::state::DATABASE),
+            "runs": last_runs,
+            "sources": sources,
+            "open_findings": open,
+            "resolved_findings": resolved,
+            "pending_reviews": pending_reviews,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let zone = config.timezone();
+    let local = |t: &str| {
+        chrono::DateTime::parse_from_rfc3339(t).map_or(t.to_string(), |t| {
+            t.with_timezone(&zone).format("%Y-%m-%d %H:%M").to_string()
+        })
+    };
+    println!("last runs ({})", zone.name());
+    for r in &last_runs {
+        let error = r
+            .error
+            .as_deref()
+            .map(|e| format!(": {e}"))
+            .unwrap_or_default();
+        let line = format!(
+            "  {}  {:<4} {:<8}{error}",
+            local(&r.started_at),
+            r.kind,
+            r.outcome
+        );
+        println!("{}", line.trim_end());
+    }
+    println!();
+    println!("sources: distinct inputs, newest content first read, last read");
+    for name in config.sources.keys() {
+        match sources.iter().find(|s| &s.source == name) {
+            Some(s) => println!(
+                "  {name:<14} {:>5}  {}  {}",
+                s.inputs,
+                s.newest_first_seen_at.as_deref().map_or("-".into(), local),
+                s.last_seen_at.as_deref().map_or("-".into(), local)
+            ),
+            None => println!("  {name:<14}     0  never"),
+        }
+    }
+    println!();
+    println!("open findings (resolved so far)");
+    for name in config.institutions.keys() {
+        let counts = open.get(name);
+        let count = |severity: &str| counts.and_then(|c| c.get(severity)).copied().unwrap_or(0);
+        println!(
+            "  {name:<14} {} errors, {} warnings ({} resolved)",
+            count("error"),
+            count("warning"),
+            resolved.get(name).copied().unwrap_or(0)
+        );
+    }
+    println!();
+    println!("pending reviews: {pending_reviews} (regbridge review list)");
     Ok(ExitCode::SUCCESS)
 }
 

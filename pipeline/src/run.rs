@@ -26,6 +26,7 @@ use crate::linkage::{LinkRecord, Linkage};
 use crate::publish::{IdentifiedChild, Publication};
 use crate::reconcile::{reconcile, Member};
 use crate::rules::Hit;
+use crate::state::{InputRecord, StateStore};
 
 /// Why a run could not complete (bad data never ends up here: it becomes findings).
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +39,8 @@ pub enum RunError {
     Alerts(#[from] AlertError),
     #[error(transparent)]
     Review(#[from] crate::review::ReviewError),
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
     #[error("pseudonym key: {0}")]
     Key(String),
     #[error("publication failed: {0}")]
@@ -95,6 +98,10 @@ pub struct RunSummary {
     /// Wall-clock seconds per stage (intake, link, reconcile, publish, alerts), for the benchmark
     /// harness. Never written into the published dataset, which must not change from run to run.
     pub stage_seconds: BTreeMap<String, f64>,
+    /// Inputs whose content no earlier run had read.
+    pub new_inputs: usize,
+    /// What this run did to the open findings in the state database.
+    pub finding_changes: crate::state::FindingChanges,
 }
 
 /// Wall-clock time per stage of a run.
@@ -141,9 +148,32 @@ struct Intake {
     counts: BTreeMap<String, SourceCounts>,
 }
 
-/// Performs one full run.
+/// Performs one full run, recorded in the state database (which it holds for writing meanwhile: a
+/// second run or daemon is told to wait).
 pub fn run(config: &Config, progress: &dyn Progress) -> Result<RunSummary, RunError> {
     let started: DateTime<Utc> = Utc::now();
+    let run_id = format!("{}", started.format("%Y%m%dT%H%M%S%.3fZ"));
+    let mut store = StateStore::open_writer(&config.run.state_dir, "regbridge run")?;
+    store.begin_run(&run_id, "run", &started.to_rfc3339())?;
+    let result = run_with_state(config, progress, &mut store, (&run_id, started));
+    let finished = Utc::now().to_rfc3339();
+    match &result {
+        Ok(summary) => {
+            let text = serde_json::to_string(summary).unwrap_or_default();
+            store.finish_run(&run_id, &finished, Ok(&text))?;
+        }
+        Err(e) => store.finish_run(&run_id, &finished, Err(&e.to_string()))?,
+    }
+    result
+}
+
+fn run_with_state(
+    config: &Config,
+    progress: &dyn Progress,
+    store: &mut StateStore,
+    (run_id, started): (&str, DateTime<Utc>),
+) -> Result<RunSummary, RunError> {
+    let run_id = run_id.to_string();
     // Dates are judged in Kosovo's civil time: a record dated today is not "in the future" at 00:30.
     let local = started.with_timezone(&config.timezone());
     let as_of = local.date_naive();
@@ -152,7 +182,7 @@ pub fn run(config: &Config, progress: &dyn Progress) -> Result<RunSummary, RunEr
     let key = pseudonym_key(config)?;
     let mut clock = StageClock::start();
 
-    let mut intake = read_sources(config, &assets, as_of, progress);
+    let mut intake = read_sources(config, &assets, as_of, progress, Some(store));
     unique_findings(&assets, &mut intake);
     clock.lap("intake");
 
@@ -233,7 +263,6 @@ pub fn run(config: &Config, progress: &dyn Progress) -> Result<RunSummary, RunEr
         reference: &assets.reference,
         rules: &assets.rules,
     };
-    let run_id = format!("{}", started.format("%Y%m%dT%H%M%S%.3fZ"));
     let finished = Utc::now();
     let mut manifest = manifest(
         &RunFacts {
@@ -315,6 +344,27 @@ pub fn run(config: &Config, progress: &dyn Progress) -> Result<RunSummary, RunEr
 
     clock.lap("alerts");
 
+    let now = Utc::now().to_rfc3339();
+    let inputs: Vec<InputRecord<'_>> = intake
+        .inputs
+        .iter()
+        .map(|i| InputRecord {
+            source: &i.source,
+            file: &i.file,
+            sha256: &i.sha256,
+            bytes: i.bytes,
+            records: i.records,
+        })
+        .collect();
+    let new_inputs = store.record_inputs(&run_id, &now, &inputs)?;
+    let delivered: Vec<String> = intake
+        .counts
+        .iter()
+        .filter(|(_, c)| c.files > 0)
+        .map(|(name, _)| name.clone())
+        .collect();
+    let finding_changes = store.update_findings(&run_id, &now, &intake.findings, &delivered)?;
+
     let mut findings = BTreeMap::new();
     let mut findings_by_institution = BTreeMap::new();
     for f in &intake.findings {
@@ -335,6 +385,8 @@ pub fn run(config: &Config, progress: &dyn Progress) -> Result<RunSummary, RunEr
         email_errors,
         published_to,
         stage_seconds: clock.seconds,
+        new_inputs,
+        finding_changes,
     })
 }
 
@@ -345,7 +397,7 @@ pub fn link_records(
 ) -> Result<Vec<(crate::eval::RecordKey, LinkRecord)>, RunError> {
     let assets = Assets::load(config)?;
     let as_of = Utc::now().with_timezone(&config.timezone()).date_naive();
-    let intake = read_sources(config, &assets, as_of, &NoProgress);
+    let intake = read_sources(config, &assets, as_of, &NoProgress, None);
     Ok(intake
         .accepted
         .iter()
@@ -362,11 +414,13 @@ pub fn link_records(
         .collect())
 }
 
+/// Reads every source's files; with a state store, keeps each new content in its archive.
 fn read_sources(
     config: &Config,
     assets: &Assets,
     as_of: chrono::NaiveDate,
     progress: &dyn Progress,
+    archive: Option<&StateStore>,
 ) -> Intake {
     let mut intake = Intake::default();
     // Content already read in this run (sha256 → source and file): the same export dropped twice,
@@ -414,6 +468,14 @@ fn read_sources(
                 continue;
             }
             read.insert(file.sha256.clone(), format!("{name}/{file_name}"));
+            if let Some(store) = archive {
+                if let Err(e) = store.archive(&file.sha256, &file.bytes) {
+                    tracing::warn!(source = %name, file = %file_name, error = %e, "not archived");
+                    counts
+                        .errors
+                        .push(format!("{file_name}: not archived: {e}"));
+                }
+            }
             let decoded = decode(&file.bytes, &source.format);
             let ctx = FileContext {
                 source: name,

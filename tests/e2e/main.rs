@@ -6,6 +6,7 @@ mod cases;
 mod cli;
 mod fixtures;
 mod national;
+mod state;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,0 +1,676 @@
+//! The durable state store: an embedded SQLite database in `state_dir` (runs, every input ever read
+//! by sha256, the lifecycle of findings), a content-addressed archive of raw inputs beside it, and
+//! the lock that lets one writer at a time use them. Migrations live in `pipeline/migrations/`.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::findings::Finding;
+
+/// Migrations in order; the database's `user_version` says how many are applied.
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_state.sql")];
+
+/// File name of the database inside `state_dir`.
+pub const DATABASE: &str = "state.sqlite";
+/// File name of the writer lock inside `state_dir`.
+const LOCK: &str = "regbridge.lock";
+
+/// A state store that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("{dir}: another regbridge process is writing the state database ({holder}); wait for it to finish, or stop it")]
+    Busy { dir: PathBuf, holder: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Database {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("{path}: the state database is at version {found}, newer than this regbridge knows ({known}); upgrade regbridge")]
+    TooNew {
+        path: PathBuf,
+        found: usize,
+        known: usize,
+    },
+}
+
+/// The state store, open for writing (holding the lock) or reading.
+#[derive(Debug)]
+pub struct StateStore {
+    connection: Connection,
+    dir: PathBuf,
+    path: PathBuf,
+    /// Held for as long as the store is open for writing; the lock goes with the file.
+    _lock: Option<File>,
+}
+
+/// What a run's findings did to the open findings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct FindingChanges {
+    /// Raised for the first time (or again after being resolved).
+    pub new: usize,
+    /// Raised before and again now.
+    pub still_open: usize,
+    /// Open before, not raised now by a source that delivered data: resolved.
+    pub resolved: usize,
+}
+
+/// One run as `status` shows it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RunRow {
+    pub run_id: String,
+    pub kind: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub outcome: String,
+    pub error: Option<String>,
+}
+
+/// A source's newest input, for freshness.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SourceInputs {
+    pub source: String,
+    /// Distinct inputs ever read.
+    pub inputs: usize,
+    /// When the newest distinct content was first read (RFC 3339).
+    pub newest_first_seen_at: Option<String>,
+    /// When any input was last read.
+    pub last_seen_at: Option<String>,
+}
+
+/// An input a run read, to be recorded.
+#[derive(Debug, Clone)]
+pub struct InputRecord<'a> {
+    pub source: &'a str,
+    pub file: &'a str,
+    pub sha256: &'a str,
+    pub bytes: usize,
+    pub records: usize,
+}
+
+impl StateStore {
+    /// Opens the store for writing: takes the writer lock (or says who holds it), creates the
+    /// database if needed and applies pending migrations.
+    pub fn open_writer(dir: &Path, holder: &str) -> Result<StateStore, StateError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| StateError::Io { path, source }
+        };
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let lock_path = dir.join(LOCK);
+        let mut lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io(&lock_path))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut text = String::new();
+                // The holder wrote who it is; an unreadable note still leaves a clear message.
+                let _ = lock.read_to_string(&mut text);
+                let holder = text.trim();
+                return Err(StateError::Busy {
+                    dir: dir.to_path_buf(),
+                    holder: if holder.is_empty() {
+                        "a process that did not say which".to_string()
+                    } else {
+                        holder.to_string()
+                    },
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(&lock_path)(e)),
+        }
+        lock.set_len(0).map_err(io(&lock_path))?;
+        writeln!(lock, "{holder}, pid {}", std::process::id()).map_err(io(&lock_path))?;
+        let mut store = StateStore::open_connection(dir)?;
+        store.migrate()?;
+        store._lock = Some(lock);
+        Ok(store)
+    }
+
+    /// Opens the store for reading only (`status`), without the lock: SQLite lets readers in while
+    /// a writer works. `None` when no run has created it yet.
+    pub fn open_reader(dir: &Path) -> Result<Option<StateStore>, StateError> {
+        if !dir.join(DATABASE).exists() {
+            return Ok(None);
+        }
+        let store = StateStore::open_connection(dir)?;
+        let version = store.version()?;
+        if version > MIGRATIONS.len() {
+            return Err(StateError::TooNew {
+                path: store.path.clone(),
+                found: version,
+                known: MIGRATIONS.len(),
+            });
+        }
+        Ok(Some(store))
+    }
+
+    fn open_connection(dir: &Path) -> Result<StateStore, StateError> {
+        let path = dir.join(DATABASE);
+        let db = |source| StateError::Database {
+            path: path.clone(),
+            source,
+        };
+        let connection = Connection::open(&path).map_err(db)?;
+        connection
+            .busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(db)?;
+        // Write-ahead logging: readers never block the writer, and a crash never leaves a half-written
+        // page behind.
+        connection
+            .pragma_update(None, "journal_mode", "WAL")
+            .map_err(db)?;
+        connection
+            .pragma_update(None, "synchronous", "NORMAL")
+            .map_err(db)?;
+        Ok(StateStore {
+            connection,
+            dir: dir.to_path_buf(),
+            path,
+            _lock: None,
+        })
+    }
+
+    fn db(&self) -> impl Fn(rusqlite::Error) -> StateError + '_ {
+        |source| StateError::Database {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn version(&self) -> Result<usize, StateError> {
+        let version: i64 = self
+            .connection
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(self.db())?;
+        Ok(usize::try_from(version).unwrap_or(0))
+    }
+
+    /// Applies the migrations the database has not seen, each in its own transaction.
+    fn migrate(&mut self) -> Result<(), StateError> {
+        let version = self.version()?;
+        if version > MIGRATIONS.len() {
+            return Err(StateError::TooNew {
+                path: self.path.clone(),
+                found: version,
+                known: MIGRATIONS.len(),
+            });
+        }
+        for (index, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+            let path = self.path.clone();
+            let db = |source| StateError::Database {
+                path: path.clone(),
+                source,
+            };
+            let tx = self.connection.transaction().map_err(db)?;
+            tx.execute_batch(sql).map_err(db)?;
+            tx.pragma_update(None, "user_version", (index + 1) as i64)
+                .map_err(db)?;
+            tx.commit().map_err(db)?;
+        }
+        Ok(())
+    }
+
+    /// Records that a run started.
+    pub fn begin_run(&self, run_id: &str, kind: &str, started_at: &str) -> Result<(), StateError> {
+        self.connection
+            .execute(
+                "INSERT OR REPLACE INTO runs (run_id, kind, started_at, outcome) VALUES (?1, ?2, ?3, 'running')",
+                params![run_id, kind, started_at],
+            )
+            .map_err(self.db())?;
+        Ok(())
+    }
+
+    /// Records how a run ended: `ok` with its summary, or `failed` with the error.
+    pub fn finish_run(
+        &self,
+        run_id: &str,
+        finished_at: &str,
+        outcome: Result<&str, &str>,
+    ) -> Result<(), StateError> {
+        let (outcome, summary, error) = match outcome {
+            Ok(summary) => ("ok", Some(summary), None),
+            Err(error) => ("failed", None, Some(error)),
+        };
+        self.connection
+            .execute(
+                "UPDATE runs SET finished_at = ?2, outcome = ?3, summary = ?4, error = ?5 WHERE run_id = ?1",
+                params![run_id, finished_at, outcome, summary, error],
+            )
+            .map_err(self.db())?;
+        Ok(())
+    }
+
+    /// Records the inputs a run read: new content is added (and archived by the caller), content
+    /// seen before only has its last sighting updated. Returns how many were new.
+    pub fn record_inputs(
+        &mut self,
+        run_id: &str,
+        at: &str,
+        inputs: &[InputRecord<'_>],
+    ) -> Result<usize, StateError> {
+        let path = self.path.clone();
+        let db = |source| StateError::Database {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.connection.transaction().map_err(db)?;
+        let mut new = 0;
+        for input in inputs {
+            let inserted = tx
+                .execute(
+                    "INSERT OR IGNORE INTO inputs (sha256, source, first_file, bytes, records, first_run, \
+                     first_seen_at, last_run, last_seen_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?6, ?7)",
+                    params![
+                        input.sha256,
+                        input.source,
+                        input.file,
+                        input.bytes as i64,
+                        input.records as i64,
+                        run_id,
+                        at
+                    ],
+                )
+                .map_err(db)?;
+            if inserted == 0 {
+                tx.execute(
+                    "UPDATE inputs SET last_run = ?2, last_seen_at = ?3 WHERE sha256 = ?1",
+                    params![input.sha256, run_id, at],
+                )
+                .map_err(db)?;
+            } else {
+                new += 1;
+            }
+        }
+        tx.commit().map_err(db)?;
+        Ok(new)
+    }
+
+    /// Keeps a raw input in the content-addressed archive (`archive/<2 hex>/<sha256>`), once.
+    pub fn archive(&self, sha256: &str, bytes: &[u8]) -> Result<(), StateError> {
+        let folder = self
+            .dir
+            .join("archive")
+            .join(sha256.get(..2).unwrap_or("00"));
+        let path = folder.join(sha256);
+        if path.exists() {
+            return Ok(());
+        }
+        let io = |source| StateError::Io {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&folder).map_err(io)?;
+        let partial = folder.join(format!(".{sha256}.partial"));
+        write_private(&partial, bytes).map_err(io)?;
+        std::fs::rename(&partial, &path).map_err(io)?;
+        Ok(())
+    }
+
+    /// Brings the findings' lifecycle up to date with a run: findings raised now are opened (or kept
+    /// open); open findings of the `delivered` sources that the run did not raise are resolved.
+    /// Sources that delivered nothing keep their findings open.
+    pub fn update_findings(
+        &mut self,
+        run_id: &str,
+        at: &str,
+        findings: &[Finding],
+        delivered: &[String],
+    ) -> Result<FindingChanges, StateError> {
+        let path = self.path.clone();
+        let db = |source| StateError::Database {
+            path: path.clone(),
+            source,
+        };
+        let raised: BTreeMap<String, &Finding> =
+            findings.iter().map(|f| (finding_key(f), f)).collect();
+        let tx = self.connection.transaction().map_err(db)?;
+        let mut changes = FindingChanges::default();
+        for (key, f) in &raised {
+            let open: Option<Option<String>> = tx
+                .query_row(
+                    "SELECT resolved_at FROM findings WHERE key = ?1",
+                    params![key],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(db)?;
+            match open {
+                Some(None) => {
+                    changes.still_open += 1;
+                    tx.execute(
+                        "UPDATE findings SET last_run = ?2, last_seen_at = ?3 WHERE key = ?1",
+                        params![key, run_id, at],
+                    )
+                    .map_err(db)?;
+                }
+                _ => {
+                    changes.new += 1;
+                    tx.execute(
+                        "INSERT OR REPLACE INTO findings (key, institution, source, rule, severity, \
+                         record_id, field, first_run, first_seen_at, last_run, last_seen_at, \
+                         resolved_run, resolved_at) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?8, ?9, NULL, NULL)",
+                        params![
+                            key,
+                            f.institution,
+                            f.source,
+                            f.rule,
+                            f.severity.as_str(),
+                            f.record_id,
+                            f.field,
+                            run_id,
+                            at
+                        ],
+                    )
+                    .map_err(db)?;
+                }
+            }
+        }
+        for source in delivered {
+            let open: Vec<String> = {
+                let mut statement = tx
+                    .prepare("SELECT key FROM findings WHERE source = ?1 AND resolved_at IS NULL")
+                    .map_err(db)?;
+                let rows = statement
+                    .query_map(params![source], |row| row.get::<_, String>(0))
+                    .map_err(db)?;
+                rows.collect::<Result<_, _>>().map_err(db)?
+            };
+            for key in open.iter().filter(|k| !raised.contains_key(*k)) {
+                tx.execute(
+                    "UPDATE findings SET resolved_run = ?2, resolved_at = ?3 WHERE key = ?1",
+                    params![key, run_id, at],
+                )
+                .map_err(db)?;
+                changes.resolved += 1;
+            }
+        }
+        tx.commit().map_err(db)?;
+        Ok(changes)
+    }
+
+    /// The newest runs, newest first.
+    pub fn last_runs(&self, limit: usize) -> Result<Vec<RunRow>, StateError> {
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT run_id, kind, started_at, finished_at, outcome, error FROM runs \
+                 ORDER BY started_at DESC, run_id DESC LIMIT ?1",
+            )
+            .map_err(self.db())?;
+        let rows = statement
+            .query_map(params![limit as i64], |row| {
+                Ok(RunRow {
+                    run_id: row.get(0)?,
+                    kind: row.get(1)?,
+                    started_at: row.get(2)?,
+                    finished_at: row.get(3)?,
+                    outcome: row.get(4)?,
+                    error: row.get(5)?,
+                })
+            })
+            .map_err(self.db())?;
+        rows.collect::<Result<_, _>>().map_err(self.db())
+    }
+
+    /// Open findings per institution and severity.
+    pub fn open_findings(&self) -> Result<BTreeMap<String, BTreeMap<String, usize>>, StateError> {
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT institution, severity, COUNT(*) FROM findings WHERE resolved_at IS NULL \
+                 GROUP BY institution, severity",
+            )
+            .map_err(self.db())?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, i64>(2)?,
+                ))
+            })
+            .map_err(self.db())?;
+        let mut out: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
+        for row in rows {
+            let (institution, severity, n) = row.map_err(self.db())?;
+            out.entry(institution)
+                .or_default()
+                .insert(severity, usize::try_from(n).unwrap_or(0));
+        }
+        Ok(out)
+    }
+
+    /// Findings resolved so far, per institution.
+    pub fn resolved_findings(&self) -> Result<BTreeMap<String, usize>, StateError> {
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT institution, COUNT(*) FROM findings WHERE resolved_at IS NOT NULL \
+                 GROUP BY institution",
+            )
+            .map_err(self.db())?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+            })
+            .map_err(self.db())?;
+        let mut out = BTreeMap::new();
+        for row in rows {
+            let (institution, n) = row.map_err(self.db())?;
+            out.insert(institution, usize::try_from(n).unwrap_or(0));
+        }
+        Ok(out)
+    }
+
+    /// Each source's inputs: how many distinct contents, when the newest first arrived.
+    pub fn source_inputs(&self) -> Result<Vec<SourceInputs>, StateError> {
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT source, COUNT(*), MAX(first_seen_at), MAX(last_seen_at) FROM inputs \
+                 GROUP BY source ORDER BY source",
+            )
+            .map_err(self.db())?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok(SourceInputs {
+                    source: row.get(0)?,
+                    inputs: usize::try_from(row.get::<_, i64>(1)?).unwrap_or(0),
+                    newest_first_seen_at: row.get(2)?,
+                    last_seen_at: row.get(3)?,
+                })
+            })
+            .map_err(self.db())?;
+        rows.collect::<Result<_, _>>().map_err(self.db())
+    }
+
+    /// Checks the database file (`PRAGMA integrity_check`): `ok` or SQLite's list of problems.
+    pub fn integrity(&self) -> Result<String, StateError> {
+        self.connection
+            .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+            .map_err(self.db())
+    }
+}
+
+/// Writes a file only its owner can read: raw exports hold children's names.
+#[cfg(unix)]
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::write(path, bytes)
+}
+
+/// A finding's identity across runs: a record's finding follows the record (source and record id),
+/// wherever the corrected export puts it; a file's finding follows the file and location.
+fn finding_key(f: &Finding) -> String {
+    let field = f.field.as_deref().unwrap_or("");
+    match &f.record_id {
+        Some(id) => format!(
+            "record\u{1f}{}\u{1f}{id}\u{1f}{}\u{1f}{field}",
+            f.source, f.rule
+        ),
+        None => format!(
+            "file\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{field}",
+            f.source, f.file, f.location, f.rule
+        ),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::findings::{Dimension, Severity};
+
+    fn finding(source: &str, record: &str, rule: &str) -> Finding {
+        Finding {
+            institution: source.to_string(),
+            source: source.to_string(),
+            file: "export.csv".into(),
+            ordinal: 1,
+            location: "row 2".into(),
+            record_id: Some(record.to_string()),
+            rule: rule.to_string(),
+            severity: Severity::Error,
+            dimension: Dimension::Validity,
+            field: Some("birth_date".into()),
+            detail: None,
+            child_id: None,
+        }
+    }
+
+    #[test]
+    fn a_second_writer_is_told_who_holds_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = StateStore::open_writer(dir.path(), "regbridge run").unwrap();
+        let second = StateStore::open_writer(dir.path(), "regbridge run").unwrap_err();
+        assert!(
+            matches!(&second, StateError::Busy { holder, .. } if holder.contains("regbridge run")),
+            "{second}"
+        );
+        // Readers are let in meanwhile.
+        assert!(StateStore::open_reader(dir.path()).unwrap().is_some());
+        drop(first);
+        assert!(StateStore::open_writer(dir.path(), "regbridge run").is_ok());
+    }
+
+    #[test]
+    fn migrations_apply_once_and_a_newer_database_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(StateStore::open_writer(dir.path(), "test").unwrap());
+        let store = StateStore::open_writer(dir.path(), "test").unwrap();
+        assert_eq!(store.version().unwrap(), MIGRATIONS.len());
+        store
+            .connection
+            .pragma_update(None, "user_version", (MIGRATIONS.len() + 1) as i64)
+            .unwrap();
+        drop(store);
+        let error = StateStore::open_writer(dir.path(), "test").unwrap_err();
+        assert!(matches!(error, StateError::TooNew { .. }), "{error}");
+    }
+
+    #[test]
+    fn the_same_content_is_recorded_once_and_archived_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = StateStore::open_writer(dir.path(), "test").unwrap();
+        let input = InputRecord {
+            source: "police",
+            file: "a.csv",
+            sha256: "ab12",
+            bytes: 3,
+            records: 1,
+        };
+        assert_eq!(
+            store
+                .record_inputs("r1", "t1", std::slice::from_ref(&input))
+                .unwrap(),
+            1
+        );
+        let renamed = InputRecord {
+            file: "b.csv",
+            ..input
+        };
+        assert_eq!(store.record_inputs("r2", "t2", &[renamed]).unwrap(), 0);
+        let sources = store.source_inputs().unwrap();
+        assert_eq!(sources[0].inputs, 1);
+        assert_eq!(sources[0].newest_first_seen_at.as_deref(), Some("t1"));
+        assert_eq!(sources[0].last_seen_at.as_deref(), Some("t2"));
+        store.archive("ab12", b"abc").unwrap();
+        store.archive("ab12", b"abc").unwrap();
+        let kept = dir.path().join("archive/ab/ab12");
+        assert_eq!(std::fs::read(&kept).unwrap(), b"abc");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&kept).unwrap().permissions().mode();
+            assert_eq!(
+                mode & 0o077,
+                0,
+                "raw exports are readable by their owner only"
+            );
+        }
+    }
+
+    #[test]
+    fn findings_open_stay_open_and_resolve_when_a_delivering_source_stops_raising_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = StateStore::open_writer(dir.path(), "test").unwrap();
+        let police = vec!["police".to_string()];
+        let first = [
+            finding("police", "P-1", "birth_date.valid"),
+            finding("police", "P-2", "birth_date.valid"),
+            finding("csw", "C-1", "birth_date.valid"),
+        ];
+        let changes = store
+            .update_findings("r1", "t1", &first, &["police".into(), "csw".into()])
+            .unwrap();
+        assert_eq!(changes.new, 3);
+        // The police corrected P-1; the social-work office delivered nothing this time.
+        let second = [finding("police", "P-2", "birth_date.valid")];
+        let changes = store.update_findings("r2", "t2", &second, &police).unwrap();
+        assert_eq!(
+            changes,
+            FindingChanges {
+                new: 0,
+                still_open: 1,
+                resolved: 1
+            }
+        );
+        let open = store.open_findings().unwrap();
+        assert_eq!(open["police"]["error"], 1);
+        assert_eq!(open["csw"]["error"], 1);
+        assert_eq!(store.resolved_findings().unwrap()["police"], 1);
+        // Raised again later: open again.
+        let changes = store
+            .update_findings("r3", "t3", &first[..1], &police)
+            .unwrap();
+        assert_eq!(changes.new, 1);
+        assert_eq!(store.integrity().unwrap(), "ok");
+    }
+}
