@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod check;
 pub mod config;
+pub mod daemon;
 pub mod eval;
 pub mod findings;
 pub mod identity;

@@ -93,6 +93,12 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         count: usize,
     },
+    /// Run the scheduled jobs (source pulls, publication, digests) until stopped with SIGTERM or
+    /// Ctrl-C; one daemon per state database.
+    Daemon {
+        #[arg(long, default_value = "config.toml")]
+        config: PathBuf,
+    },
     /// What regbridge has done: the last runs, each source's inputs, open findings per institution,
     /// and pending reviews (from the state database; safe while a run is writing).
     Status {
@@ -187,6 +193,7 @@ fn dispatch(cli: &Cli) -> Result<ExitCode> {
         Command::Review { config, action } => review_command(cli, config, action),
         Command::Explain { config, a, b } => explain_command(cli, config, a, b),
         Command::Status { config, runs } => status_command(cli, config, *runs),
+        Command::Daemon { config } => daemon_command(cli, config),
         Command::Schedule {
             config,
             from,
@@ -530,6 +537,61 @@ fn explain_command(cli: &Cli, config_path: &Path, a: &str, b: &str) -> Result<Ex
         if e.same_child { "puts" } else { "does not put" }
     );
     Ok(ExitCode::SUCCESS)
+}
+
+fn daemon_command(cli: &Cli, config_path: &Path) -> Result<ExitCode> {
+    let config = Config::load(config_path)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the daemon's runtime")?;
+    let settings = regbridge::daemon::DaemonSettings::default();
+    let report = runtime.block_on(regbridge::daemon::daemon(
+        config,
+        settings,
+        stop_requested(),
+    ))?;
+    // Leave a job abandoned at the stop to the process exit instead of waiting for it.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    if cli.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else if !cli.quiet {
+        println!(
+            "daemon stopped: {} jobs run, {} failed{}",
+            report.jobs_run,
+            report.jobs_failed,
+            if report.abandoned {
+                "; the job under way was left (it will show as abandoned)"
+            } else {
+                ""
+            }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Completes on Ctrl-C or, on Unix, SIGTERM (what systemd sends).
+async fn stop_requested() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    tracing::info!("stop requested");
 }
 
 fn status_command(cli: &Cli, config_path: &Path, runs: usize) -> Result<ExitCode> {

@@ -151,11 +151,32 @@ struct Intake {
 /// Performs one full run, recorded in the state database (which it holds for writing meanwhile: a
 /// second run or daemon is told to wait).
 pub fn run(config: &Config, progress: &dyn Progress) -> Result<RunSummary, RunError> {
+    run_as(config, progress, "run")
+}
+
+/// [`run`], recorded in the state database as `kind` (the daemon's job name).
+pub fn run_as(
+    config: &Config,
+    progress: &dyn Progress,
+    kind: &str,
+) -> Result<RunSummary, RunError> {
+    recorded(config, kind, |store, run_id, started| {
+        run_with_state(config, progress, store, (run_id, started))
+    })
+}
+
+/// Runs `body` holding the state database for writing, recorded there as a run of `kind`: started,
+/// then ok with its JSON summary or failed with the error.
+fn recorded<T: serde::Serialize>(
+    config: &Config,
+    kind: &str,
+    body: impl FnOnce(&mut StateStore, &str, DateTime<Utc>) -> Result<T, RunError>,
+) -> Result<T, RunError> {
     let started: DateTime<Utc> = Utc::now();
     let run_id = format!("{}", started.format("%Y%m%dT%H%M%S%.3fZ"));
-    let mut store = StateStore::open_writer(&config.run.state_dir, "regbridge run")?;
-    store.begin_run(&run_id, "run", &started.to_rfc3339())?;
-    let result = run_with_state(config, progress, &mut store, (&run_id, started));
+    let mut store = StateStore::open_writer(&config.run.state_dir, &format!("regbridge {kind}"))?;
+    store.begin_run(&run_id, kind, &started.to_rfc3339())?;
+    let result = body(&mut store, &run_id, started);
     let finished = Utc::now().to_rfc3339();
     match &result {
         Ok(summary) => {
@@ -504,6 +525,71 @@ fn read_sources(
         }
     }
     intake
+}
+
+/// What a pull of one source found.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct PullSummary {
+    pub source: String,
+    pub files: usize,
+    /// Files whose content no earlier run or pull had read.
+    pub new_inputs: usize,
+    pub errors: Vec<String>,
+}
+
+/// Pulls one source: reads what it has delivered, keeps each new content in the archive and records
+/// it in the state database (recorded as `pull:<source>`). Publication reads and checks it later.
+pub fn pull(config: &Config, source_name: &str) -> Result<PullSummary, RunError> {
+    recorded(
+        config,
+        &format!("pull:{source_name}"),
+        |store, run_id, _| pull_with_state(config, source_name, store, run_id),
+    )
+}
+
+fn pull_with_state(
+    config: &Config,
+    source_name: &str,
+    store: &mut StateStore,
+    run_id: &str,
+) -> Result<PullSummary, RunError> {
+    let source = config.sources.get(source_name).ok_or_else(|| {
+        RunError::Publish(format!("no source \"{source_name}\" in the configuration"))
+    })?;
+    let mut summary = PullSummary {
+        source: source_name.to_string(),
+        ..PullSummary::default()
+    };
+    let (files, skipped) = list_files_with_skips(&source.path, &source.glob)
+        .map_err(|e| RunError::Publish(format!("source {source_name}: {e}")))?;
+    summary
+        .errors
+        .extend(skipped.iter().map(ToString::to_string));
+    let mut read = Vec::new();
+    for path in files {
+        let file_name = display_name(&source.path, &path);
+        match read_file(&source.path, &path) {
+            Ok(file) => {
+                store.archive(&file.sha256, &file.bytes)?;
+                let records = decode(&file.bytes, &source.format).records.len();
+                read.push((file_name, file.sha256, file.bytes.len(), records));
+            }
+            Err(e) => summary.errors.push(e.to_string()),
+        }
+    }
+    summary.files = read.len();
+    let inputs: Vec<InputRecord<'_>> = read
+        .iter()
+        .map(|(file, sha256, bytes, records)| InputRecord {
+            source: source_name,
+            file,
+            sha256,
+            bytes: *bytes,
+            records: *records,
+        })
+        .collect();
+    summary.new_inputs = store.record_inputs(run_id, &Utc::now().to_rfc3339(), &inputs)?;
+    Ok(summary)
 }
 
 /// `file.duplicate`: the file repeats the content of `first` (source/file), which was read instead.

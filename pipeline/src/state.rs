@@ -22,8 +22,12 @@ const LOCK: &str = "regbridge.lock";
 /// A state store that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("{dir}: another regbridge process is writing the state database ({holder}); wait for it to finish, or stop it")]
-    Busy { dir: PathBuf, holder: String },
+    #[error("{dir}: {what} ({holder}); wait for it to finish, or stop it")]
+    Busy {
+        dir: PathBuf,
+        what: String,
+        holder: String,
+    },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -100,43 +104,42 @@ impl StateStore {
     /// Opens the store for writing: takes the writer lock (or says who holds it), creates the
     /// database if needed and applies pending migrations.
     pub fn open_writer(dir: &Path, holder: &str) -> Result<StateStore, StateError> {
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| StateError::Io { path, source }
-        };
-        std::fs::create_dir_all(dir).map_err(io(dir))?;
-        let lock_path = dir.join(LOCK);
-        let mut lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(&lock_path)
-            .map_err(io(&lock_path))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                let mut text = String::new();
-                // The holder wrote who it is; an unreadable note still leaves a clear message.
-                let _ = lock.read_to_string(&mut text);
-                let holder = text.trim();
-                return Err(StateError::Busy {
-                    dir: dir.to_path_buf(),
-                    holder: if holder.is_empty() {
-                        "a process that did not say which".to_string()
-                    } else {
-                        holder.to_string()
-                    },
-                });
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(io(&lock_path)(e)),
-        }
-        lock.set_len(0).map_err(io(&lock_path))?;
-        writeln!(lock, "{holder}, pid {}", std::process::id()).map_err(io(&lock_path))?;
+        let busy = "another regbridge process is writing the state database";
+        let lock = take_lock(dir, LOCK, holder, busy)?;
         let mut store = StateStore::open_connection(dir)?;
         store.migrate()?;
+        // Holding the lock, any run still marked as running was cut short (a killed process).
+        store
+            .connection
+            .execute(
+                "UPDATE runs SET outcome = 'abandoned', finished_at = ?1 WHERE outcome = 'running'",
+                params![chrono::Utc::now().to_rfc3339()],
+            )
+            .map_err(store.db())?;
         store._lock = Some(lock);
         Ok(store)
+    }
+
+    /// Takes the daemon lock of `dir` (one daemon per state database) for as long as the returned
+    /// file is kept.
+    pub fn daemon_lock(dir: &Path) -> Result<File, StateError> {
+        take_lock(
+            dir,
+            "daemon.lock",
+            "regbridge daemon",
+            "a regbridge daemon already runs on this state database",
+        )
+    }
+
+    /// When the newest run of `kind` started (RFC 3339), if any ran.
+    pub fn last_start_of(&self, kind: &str) -> Result<Option<String>, StateError> {
+        self.connection
+            .query_row(
+                "SELECT MAX(started_at) FROM runs WHERE kind = ?1",
+                params![kind],
+                |row| row.get(0),
+            )
+            .map_err(self.db())
     }
 
     /// Opens the store for reading only (`status`), without the lock: SQLite lets readers in while
@@ -505,6 +508,46 @@ impl StateStore {
             .query_row("PRAGMA integrity_check", [], |row| row.get(0))
             .map_err(self.db())
     }
+}
+
+/// Takes the exclusive lock `name` in `dir` and writes `holder` into it, for as long as the returned
+/// file is kept; when another process holds it, says who (`busy` explains what that means).
+fn take_lock(dir: &Path, name: &str, holder: &str, busy: &str) -> Result<File, StateError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| StateError::Io { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let path = dir.join(name);
+    let mut lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(io(&path))?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut text = String::new();
+            // The holder wrote who it is; an unreadable note still leaves a clear message.
+            let _ = lock.read_to_string(&mut text);
+            let who = text.trim();
+            return Err(StateError::Busy {
+                dir: dir.to_path_buf(),
+                what: busy.to_string(),
+                holder: if who.is_empty() {
+                    "a process that did not say which".to_string()
+                } else {
+                    who.to_string()
+                },
+            });
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(io(&path)(e)),
+    }
+    lock.set_len(0).map_err(io(&path))?;
+    writeln!(lock, "{holder}, pid {}", std::process::id()).map_err(io(&path))?;
+    Ok(lock)
 }
 
 /// Writes a file only its owner can read: raw exports hold children's names.

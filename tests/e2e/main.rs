@@ -4,6 +4,7 @@
 
 mod cases;
 mod cli;
+mod daemon;
 mod fixtures;
 mod national;
 mod state;
