@@ -242,6 +242,10 @@ pub struct SourceConfig {
     /// When the daemon pulls this source (five-field crontab expression); none: only on `run`.
     #[serde(default)]
     pub schedule: Option<String>,
+    /// How often new exports are expected, in days: longer without new content raises
+    /// `source.stale` for the source's institution, and the manifest marks the source stale.
+    #[serde(default)]
+    pub expected_every_days: Option<u32>,
 }
 
 /// A loaded configuration with every path made absolute against the config file's folder.

@@ -63,6 +63,8 @@ pub enum Check {
     RecognisedHeader,
     /// A file with the same content as another one delivered in the run (read once).
     DistinctFile,
+    /// A source that has sent nothing new for longer than its expected cadence.
+    FreshSource,
 }
 
 /// Texts of a rule in the three languages.
@@ -234,7 +236,7 @@ impl RuleBook {
     }
 
     fn require_system_rules(&self, dir: &Path) -> Result<(), ConfigError> {
-        let needed: [SystemCheck; 9] = [
+        let needed: [SystemCheck; 10] = [
             ("readable", |c| matches!(c, Check::Readable)),
             ("source_schema", |c| matches!(c, Check::SourceSchema)),
             ("canonical_schema", |c| matches!(c, Check::CanonicalSchema)),
@@ -246,6 +248,7 @@ impl RuleBook {
                 matches!(c, Check::RecognisedHeader)
             }),
             ("distinct_file", |c| matches!(c, Check::DistinctFile)),
+            ("fresh_source", |c| matches!(c, Check::FreshSource)),
         ];
         for (name, is) in needed {
             if !self.rules.iter().any(|r| is(&r.check)) {
@@ -542,12 +545,13 @@ fn build_rule(
         "sound_file" => Check::SoundFile,
         "recognised_header" => Check::RecognisedHeader,
         "distinct_file" => Check::DistinctFile,
+        "fresh_source" => Check::FreshSource,
         other => {
             return Err(fail(format!(
                 "rule \"{id}\": unknown check \"{other}\" (required, one_of_required, valid, known, \
                  unambiguous, not_future, before, not_older_than, age_range, age_consistent, pattern, \
                  check_digit, unique, agree, readable, source_schema, canonical_schema, known_columns, \
-                 expected_columns, mappable, sound_file, recognised_header, distinct_file)"
+                 expected_columns, mappable, sound_file, recognised_header, distinct_file, fresh_source)"
             )))
         }
     };

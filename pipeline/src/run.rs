@@ -205,6 +205,9 @@ fn run_with_state(
 
     let mut intake = read_sources(config, &assets, as_of, progress, Some(store));
     unique_findings(&assets, &mut intake);
+    let new_inputs = record_inputs(store, &run_id, &intake.inputs)?;
+    let freshness = freshness(config, store, started)?;
+    stale_findings(&assets, config, &freshness, &mut intake);
     clock.lap("intake");
 
     progress.stage("link", None);
@@ -298,6 +301,7 @@ fn run_with_state(
     );
     if let Some(object) = manifest.as_object_mut() {
         object.insert("identity".to_string(), json!(identity_changes));
+        object.insert("freshness".to_string(), json!(freshness));
     }
     let published_to = publish(&intake.counts, config, &run_id, &publication, &manifest)?;
     write_identity_memory(
@@ -366,18 +370,6 @@ fn run_with_state(
     clock.lap("alerts");
 
     let now = Utc::now().to_rfc3339();
-    let inputs: Vec<InputRecord<'_>> = intake
-        .inputs
-        .iter()
-        .map(|i| InputRecord {
-            source: &i.source,
-            file: &i.file,
-            sha256: &i.sha256,
-            bytes: i.bytes,
-            records: i.records,
-        })
-        .collect();
-    let new_inputs = store.record_inputs(&run_id, &now, &inputs)?;
     let delivered: Vec<String> = intake
         .counts
         .iter()
@@ -525,6 +517,105 @@ fn read_sources(
         }
     }
     intake
+}
+
+/// Records the inputs a run read in the state database; returns how many were new.
+fn record_inputs(
+    store: &mut StateStore,
+    run_id: &str,
+    inputs: &[InputFile],
+) -> Result<usize, RunError> {
+    let records: Vec<InputRecord<'_>> = inputs
+        .iter()
+        .map(|i| InputRecord {
+            source: &i.source,
+            file: &i.file,
+            sha256: &i.sha256,
+            bytes: i.bytes,
+            records: i.records,
+        })
+        .collect();
+    Ok(store.record_inputs(run_id, &Utc::now().to_rfc3339(), &records)?)
+}
+
+/// How fresh a source's data is: when new content last came, and whether that is longer ago than
+/// the source's expected cadence.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Freshness {
+    /// When the newest distinct content was first read (RFC 3339), if ever.
+    pub newest_input_at: Option<String>,
+    pub expected_every_days: Option<u32>,
+    /// Whole days since then.
+    pub days_without_new_input: Option<i64>,
+    pub stale: bool,
+}
+
+/// Freshness of every configured source, as of `now`.
+fn freshness(
+    config: &Config,
+    store: &StateStore,
+    now: DateTime<Utc>,
+) -> Result<BTreeMap<String, Freshness>, RunError> {
+    let inputs = store.source_inputs()?;
+    Ok(config
+        .sources
+        .iter()
+        .map(|(name, source)| {
+            let newest = inputs
+                .iter()
+                .find(|s| &s.source == name)
+                .and_then(|s| s.newest_first_seen_at.clone());
+            let days = newest
+                .as_deref()
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| (now - t.with_timezone(&Utc)).num_days());
+            let stale = match (source.expected_every_days, days) {
+                (Some(every), Some(days)) => days > i64::from(every),
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            let entry = Freshness {
+                newest_input_at: newest,
+                expected_every_days: source.expected_every_days,
+                days_without_new_input: days,
+                stale,
+            };
+            (name.clone(), entry)
+        })
+        .collect())
+}
+
+/// `source.stale` for each source that has sent nothing new for longer than expected.
+fn stale_findings(
+    assets: &Assets,
+    config: &Config,
+    freshness: &BTreeMap<String, Freshness>,
+    intake: &mut Intake,
+) {
+    let rules = &assets.rules;
+    let rule = rules.system(|c| matches!(c, crate::rules::Check::FreshSource));
+    for (name, f) in freshness.iter().filter(|(_, f)| f.stale) {
+        let Some(source) = config.sources.get(name) else {
+            continue;
+        };
+        let hit = crate::rules::Hit {
+            rule,
+            field: None,
+            detail: Some(
+                f.days_without_new_input
+                    .map_or("?".to_string(), |d| d.to_string()),
+            ),
+        };
+        let provenance = crate::model::Provenance {
+            source: name.clone(),
+            file: String::new(),
+            ordinal: 0,
+            location: "source".to_string(),
+        };
+        intake
+            .findings
+            .push(rules.finding(&hit, &source.institution, &provenance, None));
+    }
 }
 
 /// What a pull of one source found.

@@ -137,3 +137,61 @@ fn two_runs_at_once_do_not_corrupt_the_state_database() {
         .unwrap();
     assert_eq!(integrity, "ok");
 }
+
+/// A source that has sent nothing new for longer than its cadence raises `source.stale` for its
+/// institution, and the published manifest marks it.
+#[test]
+fn a_source_silent_for_longer_than_expected_is_marked_stale() {
+    let work = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(work.path().join("police")).unwrap();
+    let config = write_config(
+        work.path(),
+        "[sources.police]\ninstitution = \"police\"\npath = \"police\"\nglob = \"*.csv\"\nschema = \"police.schema.json\"\nmapping = \"police.toml\"\nformat = { format = \"csv\", delimiter = \";\" }\nexpected_every_days = 7\n",
+    );
+    let good =
+        "PK-S-001;12.03.2025;Gjakovë;Qendra;Arbër;Ilir;Krasniqi;M;05.06.2013;;;Shqiptar;Lypje;Jo";
+    export(work.path(), "2025-03.csv", &[good]);
+    ok(regbridge()
+        .args(["--quiet", "run", "--config"])
+        .arg(&config));
+    let stale = |work: &Path| {
+        crate::read_csv(&work.join("out/published/findings.csv"))
+            .into_iter()
+            .filter(|f| f["rule"] == "source.stale")
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        stale(work.path()).is_empty(),
+        "fresh after the first export"
+    );
+
+    // Ten days pass without a new export (the same file is still in the folder).
+    let db = work.path().join("out/state/state.sqlite");
+    let connection = rusqlite::Connection::open(&db).unwrap();
+    let ten_days_ago = (chrono::Utc::now() - chrono::Duration::days(10)).to_rfc3339();
+    connection
+        .execute("UPDATE inputs SET first_seen_at = ?1", [&ten_days_ago])
+        .unwrap();
+    drop(connection);
+    ok(regbridge()
+        .args(["--quiet", "run", "--config"])
+        .arg(&config));
+    let findings = stale(work.path());
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(findings[0]["institution"], "police");
+    assert!(findings[0]["message"].contains("10 days"), "{findings:?}");
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(work.path().join("out/published/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(manifest["freshness"]["police"]["stale"], true, "{manifest}");
+    assert_eq!(manifest["freshness"]["police"]["expected_every_days"], 7);
+
+    // A new export makes it fresh again.
+    let next = good.replace("PK-S-001", "PK-S-002");
+    export(work.path(), "2025-04.csv", &[&next]);
+    ok(regbridge()
+        .args(["--quiet", "run", "--config"])
+        .arg(&config));
+    assert!(stale(work.path()).is_empty());
+}
