@@ -466,7 +466,9 @@ fn review_command(cli: &Cli, config_path: &Path, action: &ReviewAction) -> Resul
             };
             let (a, b) = (record_ref(a)?, record_ref(b)?);
             let at = chrono::Utc::now().to_rfc3339();
-            record_decision(state, &a, &b, decision, &at)?;
+            let store = regbridge::state::StateStore::open_writer(state, "regbridge review")?;
+            regbridge::review::import_decisions_file(&store, state)?;
+            record_decision(&store, &a, &b, decision, &at)?;
             if !cli.quiet {
                 println!("recorded; the next run applies it");
             }
@@ -494,7 +496,7 @@ fn explain_command(cli: &Cli, config_path: &Path, a: &str, b: &str) -> Result<Ex
             .probabilistic;
     let linker = ProbabilisticLinker {
         settings,
-        decisions: regbridge::review::read_decisions(&config.run.state_dir)?,
+        decisions: regbridge::review::read_decisions_in(&config.run.state_dir)?,
     };
     let link_records: Vec<_> = records.into_iter().map(|(_, r)| r).collect();
     let e = linker.explain(&link_records, i, j);

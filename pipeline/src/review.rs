@@ -1,6 +1,7 @@
 //! Clerical review: the queue of uncertain pairs a run leaves (`state_dir/review_queue.csv`) and the
-//! decisions people record (`state_dir/review_decisions.csv`), applied as must-link / cannot-link in
-//! every later run. Files name records by source and record id only, never by a child's name.
+//! decisions people record (in the state database; an older `state_dir/review_decisions.csv` is
+//! imported once), applied as must-link / cannot-link in every later run. Records are named by
+//! source and record id only, never by a child's name.
 
 use std::path::{Path, PathBuf};
 
@@ -8,6 +9,7 @@ use regbridge_connectors::sink::csv::{write_csv, CsvWriteOptions};
 use regbridge_connectors::sink::table::{Cell, Table};
 
 use crate::linkage::{RecordKey, ReviewDecisions};
+use crate::state::StateStore;
 
 const QUEUE: &str = "review_queue.csv";
 const DECISIONS: &str = "review_decisions.csv";
@@ -17,6 +19,8 @@ const DECISIONS: &str = "review_decisions.csv";
 pub enum ReviewError {
     #[error("{path}: {message}")]
     File { path: PathBuf, message: String },
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
 }
 
 /// An uncertain pair waiting for a person.
@@ -50,84 +54,71 @@ fn key(row: &csv::StringRecord, source: usize, record: usize) -> RecordKey {
     )
 }
 
-/// The recorded decisions (none when the file does not exist yet).
-pub fn read_decisions(state_dir: &Path) -> Result<ReviewDecisions, ReviewError> {
-    let path = state_dir.join(DECISIONS);
+/// The recorded decisions (none before the first).
+pub fn read_decisions(store: &StateStore) -> Result<ReviewDecisions, ReviewError> {
     let mut decisions = ReviewDecisions::default();
-    if !path.exists() {
-        return Ok(decisions);
+    for (a, b, same) in store.review_decisions()? {
+        if same {
+            decisions.same.push((a, b));
+        } else {
+            decisions.different.push((a, b));
+        }
     }
+    Ok(decisions)
+}
+
+/// The decisions in a read-only look at the state database (none if nothing has run yet).
+pub fn read_decisions_in(state_dir: &Path) -> Result<ReviewDecisions, ReviewError> {
+    match StateStore::open_reader(state_dir)? {
+        Some(store) => read_decisions(&store),
+        None => Ok(ReviewDecisions::default()),
+    }
+}
+
+/// Records a decision; a later decision on the same pair overrides an earlier one.
+pub fn record_decision(
+    store: &StateStore,
+    a: &RecordKey,
+    b: &RecordKey,
+    decision: Decision,
+    at: &str,
+) -> Result<(), ReviewError> {
+    Ok(store.record_decision(a, b, decision == Decision::Same, at)?)
+}
+
+/// Moves decisions from the `review_decisions.csv` of earlier versions into the state database, in
+/// file order (so later rows win), and renames the file `review_decisions.csv.imported`.
+pub fn import_decisions_file(store: &StateStore, state_dir: &Path) -> Result<usize, ReviewError> {
+    let path = state_dir.join(DECISIONS);
+    if !path.exists() {
+        return Ok(0);
+    }
+    let mut imported = 0;
     for row in rows(&path)? {
-        let pair = (key(&row, 0, 1), key(&row, 2, 3));
-        match row.get(4).unwrap_or_default() {
-            "same" => decisions.same.push(pair),
-            "different" => decisions.different.push(pair),
+        let (a, b) = (key(&row, 0, 1), key(&row, 2, 3));
+        let same = match row.get(4).unwrap_or_default() {
+            "same" => true,
+            "different" => false,
             other => {
                 return Err(ReviewError::File {
                     path,
                     message: format!("decision \"{other}\" is neither \"same\" nor \"different\""),
                 })
             }
-        }
+        };
+        store.record_decision(&a, &b, same, row.get(5).unwrap_or_default())?;
+        imported += 1;
     }
-    Ok(decisions)
-}
-
-/// Appends a decision (a later decision on the same pair overrides an earlier one when read).
-pub fn record_decision(
-    state_dir: &Path,
-    a: &RecordKey,
-    b: &RecordKey,
-    decision: Decision,
-    at: &str,
-) -> Result<(), ReviewError> {
-    let path = state_dir.join(DECISIONS);
-    let fail = |message: String| ReviewError::File {
+    let done = state_dir.join(format!("{DECISIONS}.imported"));
+    std::fs::rename(&path, &done).map_err(|e| ReviewError::File {
         path: path.clone(),
-        message,
-    };
-    let mut table = Table::new(
-        "decisions",
-        &[
-            "source_a",
-            "record_a",
-            "source_b",
-            "record_b",
-            "decision",
-            "decided_at",
-        ],
+        message: e.to_string(),
+    })?;
+    tracing::info!(
+        decisions = imported,
+        "review decisions imported into the state database"
     );
-    if path.exists() {
-        for row in rows(&path)? {
-            table.rows.push(row.iter().map(Cell::text).collect());
-        }
-    }
-    let word = match decision {
-        Decision::Same => "same",
-        Decision::Different => "different",
-    };
-    // The latest decision on a pair wins: drop earlier ones on the same pair (either order).
-    let same_pair = |row: &Vec<Cell>| {
-        let texts: Vec<String> = row.iter().map(Cell::to_text).collect();
-        let (x, y) = (
-            (texts[0].clone(), texts[1].clone()),
-            (texts[2].clone(), texts[3].clone()),
-        );
-        (&x == a && &y == b) || (&x == b && &y == a)
-    };
-    table.rows.retain(|row| row.len() < 4 || !same_pair(row));
-    table.rows.push(vec![
-        Cell::text(a.0.clone()),
-        Cell::text(a.1.clone()),
-        Cell::text(b.0.clone()),
-        Cell::text(b.1.clone()),
-        Cell::text(word),
-        Cell::text(at),
-    ]);
-    std::fs::create_dir_all(state_dir).map_err(|e| fail(e.to_string()))?;
-    let staging = path.with_extension("csv.tmp");
-    write_csv(&staging, &table, &CsvWriteOptions::default()).map_err(|e| fail(e.to_string()))?;
-    std::fs::rename(&staging, &path).map_err(|e| fail(e.to_string()))
+    Ok(imported)
 }
 
 /// Writes the queue of the last run, most likely pairs first.
@@ -176,4 +167,42 @@ pub fn read_queue(state_dir: &Path) -> Result<Vec<QueuedPair>, ReviewError> {
             b: key(&row, 3, 4),
         })
         .collect())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn key(source: &str, id: &str) -> RecordKey {
+        (source.to_string(), id.to_string())
+    }
+
+    #[test]
+    fn decisions_of_an_older_version_move_into_the_database_once_and_the_latest_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(DECISIONS),
+            "source_a,record_a,source_b,record_b,decision,decided_at\n\
+             police,P-1,csw,C-1,same,2026-01-01T00:00:00Z\n\
+             police,P-2,csw,C-2,different,2026-01-02T00:00:00Z\n",
+        )
+        .unwrap();
+        let store = StateStore::open_writer(dir.path(), "test").unwrap();
+        assert_eq!(import_decisions_file(&store, dir.path()).unwrap(), 2);
+        assert!(!dir.path().join(DECISIONS).exists());
+        assert_eq!(import_decisions_file(&store, dir.path()).unwrap(), 0);
+        // A later decision on the same pair, named the other way round, replaces the first.
+        record_decision(
+            &store,
+            &key("csw", "C-1"),
+            &key("police", "P-1"),
+            Decision::Different,
+            "2026-02-01T00:00:00Z",
+        )
+        .unwrap();
+        let decisions = read_decisions(&store).unwrap();
+        assert!(decisions.same.is_empty(), "{decisions:?}");
+        assert_eq!(decisions.different.len(), 2);
+    }
 }

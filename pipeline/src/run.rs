@@ -216,7 +216,8 @@ fn run_with_state(
         .iter()
         .map(|a| LinkRecord::from_case(&a.provenance.source, &a.case, &assets.reference.folder))
         .collect();
-    let decisions = crate::review::read_decisions(&config.run.state_dir)?;
+    crate::review::import_decisions_file(store, &config.run.state_dir)?;
+    let decisions = crate::review::read_decisions(store)?;
     let linkage = assets.linkage.linker(decisions).link(&records);
     clock.lap("link");
 

@@ -12,7 +12,10 @@ use rusqlite::{params, Connection, OptionalExtension};
 use crate::findings::Finding;
 
 /// Migrations in order; the database's `user_version` says how many are applied.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_state.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_state.sql"),
+    include_str!("../migrations/0002_review_decisions.sql"),
+];
 
 /// File name of the database inside `state_dir`.
 pub const DATABASE: &str = "state.sqlite";
@@ -89,6 +92,9 @@ pub struct SourceInputs {
     /// When any input was last read.
     pub last_seen_at: Option<String>,
 }
+
+/// A review decision as stored: the two records (source, record id) and whether they are one child.
+pub type StoredDecision = ((String, String), (String, String), bool);
 
 /// An input a run read, to be recorded.
 #[derive(Debug, Clone)]
@@ -497,6 +503,54 @@ impl StateStore {
                     newest_first_seen_at: row.get(2)?,
                     last_seen_at: row.get(3)?,
                 })
+            })
+            .map_err(self.db())?;
+        rows.collect::<Result<_, _>>().map_err(self.db())
+    }
+
+    /// Records a clerical review decision on a pair (`same` or `different`); a later decision on
+    /// the same pair, in either order, replaces it.
+    pub fn record_decision(
+        &self,
+        a: &(String, String),
+        b: &(String, String),
+        same: bool,
+        at: &str,
+    ) -> Result<(), StateError> {
+        let (x, y) = if a <= b { (a, b) } else { (b, a) };
+        self.connection
+            .execute(
+                "INSERT OR REPLACE INTO review_decisions (source_a, record_a, source_b, record_b, \
+                 decision, decided_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    x.0,
+                    x.1,
+                    y.0,
+                    y.1,
+                    if same { "same" } else { "different" },
+                    at
+                ],
+            )
+            .map_err(self.db())?;
+        Ok(())
+    }
+
+    /// Every review decision, as (a, b, same?), in a fixed order.
+    pub fn review_decisions(&self) -> Result<Vec<StoredDecision>, StateError> {
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT source_a, record_a, source_b, record_b, decision FROM review_decisions \
+                 ORDER BY source_a, record_a, source_b, record_b",
+            )
+            .map_err(self.db())?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((
+                    (row.get(0)?, row.get(1)?),
+                    (row.get(2)?, row.get(3)?),
+                    row.get::<_, String>(4)? == "same",
+                ))
             })
             .map_err(self.db())?;
         rows.collect::<Result<_, _>>().map_err(self.db())
