@@ -10,7 +10,7 @@ use regbridge_connectors::sink::csv::{write_csv, CsvWriteOptions};
 use regbridge_connectors::sink::json::{write_json_lines, write_json_pretty};
 use regbridge_connectors::sink::mail::{MailTransport, OutgoingMail, SmtpSettings};
 use regbridge_connectors::sink::publish::PublishDir;
-use regbridge_connectors::sink::table::{Cell, Table};
+use regbridge_connectors::sink::table::Table;
 use regbridge_connectors::sink::xlsx::write_xlsx;
 use regbridge_connectors::source::{list_files_with_skips, read_file};
 use serde_json::{json, Value};
@@ -226,9 +226,8 @@ fn run_with_state(
     let compared_fields: Vec<_> = compared.iter().map(|(_, f)| *f).collect();
     let mut children = Vec::with_capacity(linkage.clusters.len());
     let mut child_of = vec![0usize; intake.accepted.len()];
-    // Identifiers stay with their children from run to run (state_dir/child_ids.csv).
-    let memory_path = config.run.state_dir.join("child_ids.csv");
-    let memory = read_identity_memory(&memory_path);
+    // Identifiers stay with their children from run to run (the state database's child_ids).
+    let memory = read_identity_memory(store, &config.run.state_dir)?;
     let record_refs: Vec<Vec<(String, String)>> = linkage
         .clusters
         .iter()
@@ -305,12 +304,13 @@ fn run_with_state(
         object.insert("freshness".to_string(), json!(freshness));
     }
     let published_to = publish(&intake.counts, config, &run_id, &publication, &manifest)?;
-    write_identity_memory(
-        &memory_path,
-        &memory,
+    remember_identities(
+        store,
+        &run_id,
         &intake.accepted,
         &child_of,
         &children,
+        &identity_changes,
     )?;
     let queue: Vec<crate::review::QueuedPair> = linkage
         .review
@@ -748,63 +748,65 @@ fn record_finding(assets: &Assets, record: &Accepted, rule: usize, field: Option
 }
 
 /// The previous run's record → child identifiers; none on a first run.
-fn read_identity_memory(path: &Path) -> IdentityMemory {
-    if !path.exists() {
-        return IdentityMemory::default();
-    }
-    match crate::eval::read_assignment(path, "child_id") {
-        Ok(child_of) => IdentityMemory { child_of },
-        Err(e) => {
+/// The identifiers of the previous runs, from the state database; a `child_ids.csv` left by an
+/// earlier version is imported first (once) and renamed `.imported`.
+fn read_identity_memory(
+    store: &mut StateStore,
+    state_dir: &Path,
+) -> Result<IdentityMemory, RunError> {
+    let legacy = state_dir.join("child_ids.csv");
+    if legacy.exists() {
+        match crate::eval::read_assignment(&legacy, "child_id") {
+            Ok(child_of) => {
+                let rows: Vec<((String, String), String)> = child_of.into_iter().collect();
+                store.remember_child_ids("imported", &rows, &[])?;
+                let done = state_dir.join("child_ids.csv.imported");
+                std::fs::rename(&legacy, &done)
+                    .map_err(|e| RunError::Publish(format!("{}: {e}", legacy.display())))?;
+                tracing::info!(
+                    records = rows.len(),
+                    "child identifiers imported into the state database"
+                );
+            }
             // Unreadable memory: identifiers are recomputed; say so, never fail the run for it.
-            tracing::warn!(error = %e, "child identifier memory unreadable; identifiers start afresh");
-            IdentityMemory::default()
+            Err(e) => tracing::warn!(error = %e, "child_ids.csv unreadable; not imported"),
         }
     }
+    Ok(IdentityMemory {
+        child_of: store.child_ids()?,
+    })
 }
 
-/// Remembers this run's identifiers for the next run (written beside, then renamed into place).
-fn write_identity_memory(
-    path: &Path,
-    previous: &IdentityMemory,
+/// Remembers this run's identifiers for the next run, with its merges and splits (after a
+/// successful publication only).
+fn remember_identities(
+    store: &mut StateStore,
+    run_id: &str,
     accepted: &[Accepted],
     child_of: &[usize],
     children: &[IdentifiedChild],
+    changes: &crate::identity::IdentityChanges,
 ) -> Result<(), RunError> {
-    let mut table = Table::new("child_ids", &["source", "record_id", "child_id"]);
-    let mut rows: Vec<(String, String, String)> = accepted
+    let assigned: Vec<((String, String), String)> = accepted
         .iter()
         .zip(child_of)
         .filter_map(|(a, &c)| {
             let id = children.get(c)?.child_id.clone();
-            Some((a.provenance.source.clone(), a.case.record_id.clone()?, id))
+            Some(((a.provenance.source.clone(), a.case.record_id.clone()?), id))
         })
         .collect();
-    // Records not seen this run (a source that could not be read, a file not sent again) keep their
-    // identifiers for when they come back.
-    let seen: std::collections::BTreeSet<(&str, &str)> = rows
+    let history: Vec<(&str, &str, &[String])> = changes
+        .merged
         .iter()
-        .map(|(s, r, _)| (s.as_str(), r.as_str()))
+        .map(|(id, others)| ("merged", id.as_str(), others.as_slice()))
+        .chain(
+            changes
+                .split
+                .iter()
+                .map(|(id, others)| ("split", id.as_str(), others.as_slice())),
+        )
         .collect();
-    let kept: Vec<(String, String, String)> = previous
-        .child_of
-        .iter()
-        .filter(|((s, r), _)| !seen.contains(&(s.as_str(), r.as_str())))
-        .map(|((s, r), c)| (s.clone(), r.clone(), c.clone()))
-        .collect();
-    rows.extend(kept);
-    rows.sort();
-    rows.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
-    table.rows = rows
-        .into_iter()
-        .map(|(s, r, c)| vec![Cell::text(s), Cell::text(r), Cell::text(c)])
-        .collect();
-    let fail = |e: &dyn std::fmt::Display| RunError::Publish(format!("{}: {e}", path.display()));
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| fail(&e))?;
-    }
-    let staging = path.with_extension("csv.tmp");
-    write_csv(&staging, &table, &CsvWriteOptions::default()).map_err(|e| fail(&e))?;
-    std::fs::rename(&staging, path).map_err(|e| fail(&e))
+    Ok(store.remember_child_ids(run_id, &assigned, &history)?)
 }
 
 fn pseudonym_key(config: &Config) -> Result<PseudonymKey, RunError> {

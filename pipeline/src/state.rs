@@ -15,6 +15,7 @@ use crate::findings::Finding;
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_state.sql"),
     include_str!("../migrations/0002_review_decisions.sql"),
+    include_str!("../migrations/0003_child_ids.sql"),
 ];
 
 /// File name of the database inside `state_dir`.
@@ -556,6 +557,52 @@ impl StateStore {
         rows.collect::<Result<_, _>>().map_err(self.db())
     }
 
+    /// The child identifier each record had when last seen.
+    pub fn child_ids(&self) -> Result<BTreeMap<(String, String), String>, StateError> {
+        let mut statement = self
+            .connection
+            .prepare("SELECT source, record_id, child_id FROM child_ids")
+            .map_err(self.db())?;
+        let rows = statement
+            .query_map([], |row| Ok(((row.get(0)?, row.get(1)?), row.get(2)?)))
+            .map_err(self.db())?;
+        rows.collect::<Result<_, _>>().map_err(self.db())
+    }
+
+    /// Remembers this run's identifiers (records not seen keep theirs) and its merges and splits,
+    /// in one transaction.
+    pub fn remember_child_ids(
+        &mut self,
+        run_id: &str,
+        assigned: &[((String, String), String)],
+        changes: &[(&str, &str, &[String])],
+    ) -> Result<(), StateError> {
+        let path = self.path.clone();
+        let db = |source| StateError::Database {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.connection.transaction().map_err(db)?;
+        for ((source, record), child) in assigned {
+            tx.execute(
+                "INSERT OR REPLACE INTO child_ids (source, record_id, child_id, run_id) \
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![source, record, child, run_id],
+            )
+            .map_err(db)?;
+        }
+        for (change, child, others) in changes {
+            let others = serde_json::to_string(others).unwrap_or_default();
+            tx.execute(
+                "INSERT OR REPLACE INTO child_id_changes (run_id, change, child_id, others) \
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![run_id, change, child, others],
+            )
+            .map_err(db)?;
+        }
+        tx.commit().map_err(db)
+    }
+
     /// Checks the database file (`PRAGMA integrity_check`): `ok` or SQLite's list of problems.
     pub fn integrity(&self) -> Result<String, StateError> {
         self.connection
@@ -732,6 +779,33 @@ mod tests {
                 "raw exports are readable by their owner only"
             );
         }
+    }
+
+    #[test]
+    fn identifiers_of_records_not_seen_again_are_kept_and_changes_are_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = StateStore::open_writer(dir.path(), "test").unwrap();
+        let record = |s: &str, r: &str| (s.to_string(), r.to_string());
+        let first = [
+            (record("police", "P-1"), "K-a".to_string()),
+            (record("csw", "C-1"), "K-a".to_string()),
+        ];
+        store.remember_child_ids("r1", &first, &[]).unwrap();
+        let merged = ["K-b".to_string()];
+        let second = [(record("police", "P-1"), "K-c".to_string())];
+        store
+            .remember_child_ids("r2", &second, &[("merged", "K-c", &merged[..])])
+            .unwrap();
+        let ids = store.child_ids().unwrap();
+        assert_eq!(ids[&record("police", "P-1")], "K-c");
+        assert_eq!(ids[&record("csw", "C-1")], "K-a", "not seen in r2: kept");
+        let changes: i64 = store
+            .connection
+            .query_row("SELECT COUNT(*) FROM child_id_changes", [], |row| {
+                row.get(0)
+            })
+            .unwrap();
+        assert_eq!(changes, 1);
     }
 
     #[test]
