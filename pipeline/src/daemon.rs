@@ -14,7 +14,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::config::{Config, Job};
-use crate::run::{pull, run_as, NoProgress, RunError};
+use crate::run::{pull, run_as, send_digests, NoProgress, RunError};
 use crate::state::StateStore;
 
 /// How the daemon retries and stops.
@@ -77,7 +77,9 @@ pub async fn daemon(
     let mut report = DaemonReport::default();
     tokio::pin!(stop);
     loop {
-        let Some(next) = plan.iter_mut().min_by_key(|p| (p.due, p.job.name.clone())) else {
+        // Earliest first; at the same instant in the order of `Config::jobs` (pulls, then
+        // publication, then digests), so caught-up digests carry the caught-up publication's findings.
+        let Some(next) = plan.iter_mut().min_by_key(|p| p.due) else {
             tracing::warn!("no scheduled jobs: nothing to do");
             stop.as_mut().await;
             return Ok(report);
@@ -164,6 +166,14 @@ fn run_job(config: &Config, name: &str) -> Result<(), String> {
     let result = match name.strip_prefix("pull:") {
         Some(source) => pull(config, source).map(|s| {
             tracing::info!(source, files = s.files, new = s.new_inputs, "pulled");
+        }),
+        None if name == "digests" => send_digests(config).and_then(|d| {
+            tracing::info!(sent = d.sent, failed = d.errors.len(), "digests");
+            // Undelivered digests stay in the outbox; the job is retried like any failure.
+            match d.errors.first() {
+                Some(e) => Err(RunError::Publish(format!("digest not delivered: {e}"))),
+                None => Ok(()),
+            }
         }),
         None => run_as(config, &NoProgress, name).map(|s| {
             tracing::info!(job = name, children = s.unique_children, "published");

@@ -161,7 +161,7 @@ pub fn run_as(
     kind: &str,
 ) -> Result<RunSummary, RunError> {
     recorded(config, kind, |store, run_id, started| {
-        run_with_state(config, progress, store, (run_id, started))
+        run_with_state(config, progress, store, (run_id, started, kind))
     })
 }
 
@@ -192,7 +192,7 @@ fn run_with_state(
     config: &Config,
     progress: &dyn Progress,
     store: &mut StateStore,
-    (run_id, started): (&str, DateTime<Utc>),
+    (run_id, started, kind): (&str, DateTime<Utc>, &str),
 ) -> Result<RunSummary, RunError> {
     let run_id = run_id.to_string();
     // Dates are judged in Kosovo's civil time: a record dated today is not "in the future" at 00:30.
@@ -337,36 +337,26 @@ fn run_with_state(
             max_records_per_rule: config.alerts.max_records_per_rule,
         },
     )?;
-    let transport = transport(config)?;
-    let mut emails_written = 0;
-    let mut email_errors = Vec::new();
-    for digest in digests.iter().filter(|d| !d.recipients.is_empty()) {
-        let mail = OutgoingMail {
-            from: config.alerts.from.clone(),
-            to: digest.recipients.clone(),
-            subject: digest.subject.clone(),
-            text: digest.text.clone(),
-            html: Some(digest.html.clone()),
-            message_id: Some(format!("<{run_id}.{}@regbridge>", digest.institution)),
-            headers: vec![
-                ("Auto-Submitted".to_string(), "auto-generated".to_string()),
-                (
-                    "List-Id".to_string(),
-                    format!(
-                        "regbridge digests for {} <{}.regbridge>",
-                        digest.institution, digest.institution
-                    ),
-                ),
-            ],
-        };
-        match transport.send(&mail) {
-            Ok(()) => emails_written += 1,
-            Err(e) => {
-                tracing::warn!(institution = %digest.institution, error = %e, "digest not delivered");
-                email_errors.push(format!("{}: {e}", digest.institution));
-            }
-        }
-    }
+    let mails: Vec<(String, OutgoingMail)> = digests
+        .iter()
+        .filter(|d| !d.recipients.is_empty())
+        .map(|digest| {
+            (
+                digest.institution.clone(),
+                digest_mail(config, &run_id, digest),
+            )
+        })
+        .collect();
+    store.queue_digests(&run_id, &Utc::now().to_rfc3339(), &mails)?;
+    // The daemon's publication leaves digests to the `digests` job when one is scheduled; a run
+    // started by hand sends them at once.
+    let deferred = kind == "publish" && config.schedule.digests.is_some();
+    let delivery = if deferred {
+        Delivery::default()
+    } else {
+        deliver_pending(config, store)?
+    };
+    let (emails_written, email_errors) = (delivery.sent, delivery.errors);
 
     clock.lap("alerts");
 
@@ -518,6 +508,66 @@ fn read_sources(
         }
     }
     intake
+}
+
+/// A digest as the mail that carries it.
+fn digest_mail(config: &Config, run_id: &str, digest: &crate::alerts::Digest) -> OutgoingMail {
+    OutgoingMail {
+        from: config.alerts.from.clone(),
+        to: digest.recipients.clone(),
+        subject: digest.subject.clone(),
+        text: digest.text.clone(),
+        html: Some(digest.html.clone()),
+        message_id: Some(format!("<{run_id}.{}@regbridge>", digest.institution)),
+        headers: vec![
+            ("Auto-Submitted".to_string(), "auto-generated".to_string()),
+            (
+                "List-Id".to_string(),
+                format!(
+                    "regbridge digests for {} <{}.regbridge>",
+                    digest.institution, digest.institution
+                ),
+            ),
+        ],
+    }
+}
+
+/// What a delivery of the pending digests did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Delivery {
+    pub sent: usize,
+    /// `institution: error` for each digest that could not be delivered (it stays pending).
+    pub errors: Vec<String>,
+}
+
+/// Sends every pending digest in the outbox, marking each sent or failed.
+fn deliver_pending(config: &Config, store: &StateStore) -> Result<Delivery, RunError> {
+    let transport = transport(config)?;
+    let mut delivery = Delivery::default();
+    for (run_id, institution, mail) in store.pending_digests()? {
+        let at = Utc::now().to_rfc3339();
+        match transport.send(&mail) {
+            Ok(()) => {
+                store.mark_digest(&run_id, &institution, &at, Ok(()))?;
+                delivery.sent += 1;
+            }
+            Err(e) => {
+                tracing::warn!(institution = %institution, error = %e, "digest not delivered");
+                let error = e.to_string();
+                store.mark_digest(&run_id, &institution, &at, Err(&error))?;
+                delivery.errors.push(format!("{institution}: {error}"));
+            }
+        }
+    }
+    Ok(delivery)
+}
+
+/// Sends the digests waiting in the outbox (the daemon's `digests` job), recorded as a run of kind
+/// `digests`.
+pub fn send_digests(config: &Config) -> Result<Delivery, RunError> {
+    recorded(config, "digests", |store, _, _| {
+        deliver_pending(config, store)
+    })
 }
 
 /// Records the inputs a run read in the state database; returns how many were new.

@@ -10,12 +10,14 @@ use std::path::{Path, PathBuf};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::findings::Finding;
+use regbridge_connectors::sink::mail::OutgoingMail;
 
 /// Migrations in order; the database's `user_version` says how many are applied.
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_state.sql"),
     include_str!("../migrations/0002_review_decisions.sql"),
     include_str!("../migrations/0003_child_ids.sql"),
+    include_str!("../migrations/0004_alert_outbox.sql"),
 ];
 
 /// File name of the database inside `state_dir`.
@@ -601,6 +603,87 @@ impl StateStore {
             .map_err(db)?;
         }
         tx.commit().map_err(db)
+    }
+
+    /// Queues a run's digests (one per institution), superseding older ones not yet sent.
+    pub fn queue_digests(
+        &mut self,
+        run_id: &str,
+        at: &str,
+        digests: &[(String, OutgoingMail)],
+    ) -> Result<(), StateError> {
+        let path = self.path.clone();
+        let db = |source| StateError::Database {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.connection.transaction().map_err(db)?;
+        for (institution, mail) in digests {
+            tx.execute(
+                "UPDATE alert_outbox SET superseded = 1 WHERE institution = ?1 AND sent_at IS NULL",
+                params![institution],
+            )
+            .map_err(db)?;
+            let json = serde_json::to_string(mail).unwrap_or_default();
+            tx.execute(
+                "INSERT OR REPLACE INTO alert_outbox (run_id, institution, mail, created_at) \
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![run_id, institution, json, at],
+            )
+            .map_err(db)?;
+        }
+        tx.commit().map_err(db)
+    }
+
+    /// Digests waiting to be sent (newest per institution), as (run id, institution, mail).
+    pub fn pending_digests(&self) -> Result<Vec<(String, String, OutgoingMail)>, StateError> {
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT run_id, institution, mail FROM alert_outbox \
+                 WHERE sent_at IS NULL AND superseded = 0 ORDER BY institution, run_id",
+            )
+            .map_err(self.db())?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                ))
+            })
+            .map_err(self.db())?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (run_id, institution, json) = row.map_err(self.db())?;
+            // A row that no longer reads as a mail is skipped (and stays visible in the table).
+            if let Ok(mail) = serde_json::from_str(&json) {
+                out.push((run_id, institution, mail));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records a delivery attempt: sent, or the error (the digest stays pending for the next try).
+    pub fn mark_digest(
+        &self,
+        run_id: &str,
+        institution: &str,
+        at: &str,
+        outcome: Result<(), &str>,
+    ) -> Result<(), StateError> {
+        let (sent_at, error) = match outcome {
+            Ok(()) => (Some(at), None),
+            Err(e) => (None, Some(e)),
+        };
+        self.connection
+            .execute(
+                "UPDATE alert_outbox SET attempts = attempts + 1, sent_at = ?3, last_error = ?4 \
+                 WHERE run_id = ?1 AND institution = ?2",
+                params![run_id, institution, sent_at, error],
+            )
+            .map_err(self.db())?;
+        Ok(())
     }
 
     /// Checks the database file (`PRAGMA integrity_check`): `ok` or SQLite's list of problems.

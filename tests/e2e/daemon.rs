@@ -152,3 +152,65 @@ fn a_daemon_restarted_after_missing_slots_catches_up_exactly_once() {
         "caught up once: {runs:?}"
     );
 }
+
+/// With a digests schedule, the daemon's publication queues the digests in the outbox and the
+/// `digests` job sends them (caught up here in that order after downtime).
+#[test]
+fn scheduled_digests_are_sent_by_the_digests_job_from_the_outbox() {
+    let work = tempfile::tempdir().unwrap();
+    let config = scheduled_config(
+        work.path(),
+        "0 3 * * *",
+        "publish = \"0 3 * * *\"\ndigests = \"0 4 * * *\"\n",
+    );
+    // A record the police must fix, so that the police digest has something to say.
+    let bad =
+        "PK-D-002;12.03.2025;Prizren;Qendra;Drita;Agim;Berisha;F;31.02.2012;;;Shqiptar;Lypje;Jo";
+    let export = work.path().join("police/2025-03.csv");
+    let text = std::fs::read_to_string(&export).unwrap();
+    std::fs::write(&export, format!("{text}{bad}\r\n")).unwrap();
+    ok(regbridge()
+        .args(["--quiet", "run", "--config"])
+        .arg(&config));
+    let outbox = work.path().join("out/outbox");
+    let mails = |dir: &Path| std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0);
+    let by_hand = mails(&outbox);
+    assert!(by_hand >= 1, "a run started by hand sends its digests");
+
+    let db = work.path().join("out/state/state.sqlite");
+    let connection = rusqlite::Connection::open(&db).unwrap();
+    let days_ago = (chrono::Utc::now() - chrono::Duration::days(3)).to_rfc3339();
+    connection
+        .execute(
+            "UPDATE runs SET kind = 'publish', started_at = ?1",
+            [&days_ago],
+        )
+        .unwrap();
+    for kind in ["pull:police", "digests"] {
+        connection
+            .execute(
+                "INSERT INTO runs (run_id, kind, started_at, finished_at, outcome) VALUES (?1, ?1, ?2, ?2, 'ok')",
+                [kind, &days_ago],
+            )
+            .unwrap();
+    }
+    drop(connection);
+    let daemon = start_daemon(&config);
+    let done = wait_for(&config, Duration::from_secs(30), |runs| {
+        finished(runs, "digests") >= 2 && finished(runs, "publish") >= 2
+    });
+    let (_, code) = stop(daemon);
+    assert!(done, "runs: {:?}", runs(&config));
+    assert_eq!(code, Some(0));
+    // The caught-up publication's police digest went out through the digests job.
+    assert!(mails(&outbox) > by_hand, "outbox: {}", mails(&outbox));
+    let connection = rusqlite::Connection::open(&db).unwrap();
+    let pending: i64 = connection
+        .query_row(
+            "SELECT COUNT(*) FROM alert_outbox WHERE sent_at IS NULL AND superseded = 0",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(pending, 0);
+}

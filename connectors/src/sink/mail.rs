@@ -32,7 +32,7 @@ const RESERVED_HEADERS: [&str; 11] = [
 ];
 
 /// A mail to deliver.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OutgoingMail {
     /// Sender, e.g. `regbridge <noreply@example.org>`.
     pub from: String,
