@@ -202,6 +202,18 @@ impl StateStore {
         }
     }
 
+    /// The rows of a query, each mapped by `map`.
+    fn query<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, StateError> {
+        let mut statement = self.connection.prepare(sql).map_err(self.db())?;
+        let rows = statement.query_map(params, map).map_err(self.db())?;
+        rows.collect::<Result<_, _>>().map_err(self.db())
+    }
+
     fn version(&self) -> Result<usize, StateError> {
         let version: i64 = self
             .connection
@@ -417,15 +429,11 @@ impl StateStore {
 
     /// The newest runs, newest first.
     pub fn last_runs(&self, limit: usize) -> Result<Vec<RunRow>, StateError> {
-        let mut statement = self
-            .connection
-            .prepare(
-                "SELECT run_id, kind, started_at, finished_at, outcome, error FROM runs \
-                 ORDER BY started_at DESC, run_id DESC LIMIT ?1",
-            )
-            .map_err(self.db())?;
-        let rows = statement
-            .query_map(params![limit as i64], |row| {
+        self.query(
+            "SELECT run_id, kind, started_at, finished_at, outcome, error FROM runs \
+             ORDER BY started_at DESC, run_id DESC LIMIT ?1",
+            params![limit as i64],
+            |row| {
                 Ok(RunRow {
                     run_id: row.get(0)?,
                     kind: row.get(1)?,
@@ -434,32 +442,26 @@ impl StateStore {
                     outcome: row.get(4)?,
                     error: row.get(5)?,
                 })
-            })
-            .map_err(self.db())?;
-        rows.collect::<Result<_, _>>().map_err(self.db())
+            },
+        )
     }
 
     /// Open findings per institution and severity.
     pub fn open_findings(&self) -> Result<BTreeMap<String, BTreeMap<String, usize>>, StateError> {
-        let mut statement = self
-            .connection
-            .prepare(
-                "SELECT institution, severity, COUNT(*) FROM findings WHERE resolved_at IS NULL \
-                 GROUP BY institution, severity",
-            )
-            .map_err(self.db())?;
-        let rows = statement
-            .query_map([], |row| {
+        let rows = self.query(
+            "SELECT institution, severity, COUNT(*) FROM findings WHERE resolved_at IS NULL \
+             GROUP BY institution, severity",
+            [],
+            |row| {
                 Ok((
                     row.get::<_, String>(0)?,
                     row.get::<_, String>(1)?,
                     row.get::<_, i64>(2)?,
                 ))
-            })
-            .map_err(self.db())?;
+            },
+        )?;
         let mut out: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
-        for row in rows {
-            let (institution, severity, n) = row.map_err(self.db())?;
+        for (institution, severity, n) in rows {
             out.entry(institution)
                 .or_default()
                 .insert(severity, usize::try_from(n).unwrap_or(0));
@@ -469,46 +471,33 @@ impl StateStore {
 
     /// Findings resolved so far, per institution.
     pub fn resolved_findings(&self) -> Result<BTreeMap<String, usize>, StateError> {
-        let mut statement = self
-            .connection
-            .prepare(
-                "SELECT institution, COUNT(*) FROM findings WHERE resolved_at IS NOT NULL \
-                 GROUP BY institution",
-            )
-            .map_err(self.db())?;
-        let rows = statement
-            .query_map([], |row| {
-                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
-            })
-            .map_err(self.db())?;
-        let mut out = BTreeMap::new();
-        for row in rows {
-            let (institution, n) = row.map_err(self.db())?;
-            out.insert(institution, usize::try_from(n).unwrap_or(0));
-        }
-        Ok(out)
+        let rows = self.query(
+            "SELECT institution, COUNT(*) FROM findings WHERE resolved_at IS NOT NULL \
+             GROUP BY institution",
+            [],
+            |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)),
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(|(institution, n)| (institution, usize::try_from(n).unwrap_or(0)))
+            .collect())
     }
 
     /// Each source's inputs: how many distinct contents, when the newest first arrived.
     pub fn source_inputs(&self) -> Result<Vec<SourceInputs>, StateError> {
-        let mut statement = self
-            .connection
-            .prepare(
-                "SELECT source, COUNT(*), MAX(first_seen_at), MAX(last_seen_at) FROM inputs \
-                 GROUP BY source ORDER BY source",
-            )
-            .map_err(self.db())?;
-        let rows = statement
-            .query_map([], |row| {
+        self.query(
+            "SELECT source, COUNT(*), MAX(first_seen_at), MAX(last_seen_at) FROM inputs \
+             GROUP BY source ORDER BY source",
+            [],
+            |row| {
                 Ok(SourceInputs {
                     source: row.get(0)?,
                     inputs: usize::try_from(row.get::<_, i64>(1)?).unwrap_or(0),
                     newest_first_seen_at: row.get(2)?,
                     last_seen_at: row.get(3)?,
                 })
-            })
-            .map_err(self.db())?;
-        rows.collect::<Result<_, _>>().map_err(self.db())
+            },
+        )
     }
 
     /// Records a clerical review decision on a pair (`same` or `different`); a later decision on
@@ -540,35 +529,28 @@ impl StateStore {
 
     /// Every review decision, as (a, b, same?), in a fixed order.
     pub fn review_decisions(&self) -> Result<Vec<StoredDecision>, StateError> {
-        let mut statement = self
-            .connection
-            .prepare(
-                "SELECT source_a, record_a, source_b, record_b, decision FROM review_decisions \
-                 ORDER BY source_a, record_a, source_b, record_b",
-            )
-            .map_err(self.db())?;
-        let rows = statement
-            .query_map([], |row| {
+        self.query(
+            "SELECT source_a, record_a, source_b, record_b, decision FROM review_decisions \
+             ORDER BY source_a, record_a, source_b, record_b",
+            [],
+            |row| {
                 Ok((
                     (row.get(0)?, row.get(1)?),
                     (row.get(2)?, row.get(3)?),
                     row.get::<_, String>(4)? == "same",
                 ))
-            })
-            .map_err(self.db())?;
-        rows.collect::<Result<_, _>>().map_err(self.db())
+            },
+        )
     }
 
     /// The child identifier each record had when last seen.
     pub fn child_ids(&self) -> Result<BTreeMap<(String, String), String>, StateError> {
-        let mut statement = self
-            .connection
-            .prepare("SELECT source, record_id, child_id FROM child_ids")
-            .map_err(self.db())?;
-        let rows = statement
-            .query_map([], |row| Ok(((row.get(0)?, row.get(1)?), row.get(2)?)))
-            .map_err(self.db())?;
-        rows.collect::<Result<_, _>>().map_err(self.db())
+        let rows = self.query(
+            "SELECT source, record_id, child_id FROM child_ids",
+            [],
+            |row| Ok(((row.get(0)?, row.get(1)?), row.get(2)?)),
+        )?;
+        Ok(rows.into_iter().collect())
     }
 
     /// Remembers this run's identifiers (records not seen keep theirs) and its merges and splits,
@@ -637,31 +619,25 @@ impl StateStore {
 
     /// Digests waiting to be sent (newest per institution), as (run id, institution, mail).
     pub fn pending_digests(&self) -> Result<Vec<(String, String, OutgoingMail)>, StateError> {
-        let mut statement = self
-            .connection
-            .prepare(
-                "SELECT run_id, institution, mail FROM alert_outbox \
-                 WHERE sent_at IS NULL AND superseded = 0 ORDER BY institution, run_id",
-            )
-            .map_err(self.db())?;
-        let rows = statement
-            .query_map([], |row| {
+        let rows = self.query(
+            "SELECT run_id, institution, mail FROM alert_outbox \
+             WHERE sent_at IS NULL AND superseded = 0 ORDER BY institution, run_id",
+            [],
+            |row| {
                 Ok((
                     row.get::<_, String>(0)?,
                     row.get::<_, String>(1)?,
                     row.get::<_, String>(2)?,
                 ))
+            },
+        )?;
+        // A row that no longer reads as a mail is skipped (and stays visible in the table).
+        Ok(rows
+            .into_iter()
+            .filter_map(|(run_id, institution, json)| {
+                Some((run_id, institution, serde_json::from_str(&json).ok()?))
             })
-            .map_err(self.db())?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (run_id, institution, json) = row.map_err(self.db())?;
-            // A row that no longer reads as a mail is skipped (and stays visible in the table).
-            if let Ok(mail) = serde_json::from_str(&json) {
-                out.push((run_id, institution, mail));
-            }
-        }
-        Ok(out)
+            .collect())
     }
 
     /// Records a delivery attempt: sent, or the error (the digest stays pending for the next try).
