@@ -350,12 +350,17 @@ impl Config {
         wanted
             .into_iter()
             .map(|(name, place, expression)| {
-                let schedule = crate::schedule::Schedule::parse(expression, zone).map_err(|e| {
-                    ConfigError::Invalid {
-                        path: self.path.clone(),
-                        message: format!("{place}: {e}"),
-                    }
-                })?;
+                let invalid = |message: String| ConfigError::Invalid {
+                    path: self.path.clone(),
+                    message: format!("{place}: {message}"),
+                };
+                let schedule = crate::schedule::Schedule::parse(expression, zone)
+                    .map_err(|e| invalid(e.to_string()))?;
+                if schedule.next_after(chrono::Utc::now()).is_none() {
+                    return Err(invalid(format!(
+                        "\"{expression}\" never fires (no such date)"
+                    )));
+                }
                 Ok(Job { name, schedule })
             })
             .collect()

@@ -122,24 +122,29 @@ pub async fn daemon(
     }
 }
 
-/// When a job is first due: at once if a slot passed since its last run (caught up once, however
-/// many slots were missed), else at its next slot. `None` if it never fires.
+/// When a job is first due: at once if its last run did not end well (it failed, or a stop or a
+/// crash cut it short) or a slot passed since it started (caught up once, however many slots were
+/// missed); else at its next slot. `None` if it never fires.
 fn first_due(
     config: &Config,
     job: &Job,
     now: DateTime<Utc>,
 ) -> Result<Option<DateTime<Utc>>, RunError> {
     let last = match StateStore::open_reader(&config.run.state_dir)? {
-        Some(store) => store.last_start_of(&job.name)?,
+        Some(store) => store.last_run_of(&job.name)?,
         None => None,
     };
-    let last = last
-        .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
-        .map(|t| t.with_timezone(&Utc));
-    if let Some(last) = last {
-        if let Some(missed) = job.schedule.missed_since(last, now) {
-            tracing::info!(job = %job.name, %missed, "missed while down: catching up once");
+    if let Some((started, outcome)) = last {
+        if outcome != "ok" {
+            tracing::info!(job = %job.name, %outcome, "last run did not finish well: running again");
             return Ok(Some(now));
+        }
+        let started = DateTime::parse_from_rfc3339(&started).map(|t| t.with_timezone(&Utc));
+        if let Ok(started) = started {
+            if let Some(missed) = job.schedule.missed_since(started, now) {
+                tracing::info!(job = %job.name, %missed, "missed while down: catching up once");
+                return Ok(Some(now));
+            }
         }
     }
     Ok(job.schedule.next_after(now).map(|t| t.with_timezone(&Utc)))

@@ -70,8 +70,9 @@ pub fn read_decisions(store: &StateStore) -> Result<ReviewDecisions, ReviewError
 /// The decisions in a read-only look at the state database (none if nothing has run yet).
 pub fn read_decisions_in(state_dir: &Path) -> Result<ReviewDecisions, ReviewError> {
     match StateStore::open_reader(state_dir)? {
-        Some(store) => read_decisions(&store),
-        None => Ok(ReviewDecisions::default()),
+        // Before the first writer has migrated it, an older database has no decisions table.
+        Some(store) if store.schema_version()? >= 2 => read_decisions(&store),
+        _ => Ok(ReviewDecisions::default()),
     }
 }
 

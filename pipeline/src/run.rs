@@ -364,7 +364,8 @@ fn run_with_state(
     let delivered: Vec<String> = intake
         .counts
         .iter()
-        .filter(|(_, c)| c.files > 0)
+        // A source with a file or folder it could not read this time keeps its findings open.
+        .filter(|(_, c)| c.files > 0 && c.errors.is_empty())
         .map(|(name, _)| name.clone())
         .collect();
     let finding_changes = store.update_findings(&run_id, &now, &intake.findings, &delivered)?;
@@ -427,9 +428,9 @@ fn read_sources(
     archive: Option<&StateStore>,
 ) -> Intake {
     let mut intake = Intake::default();
-    // Content already read in this run (sha256 → source and file): the same export dropped twice,
-    // under any name, is read once.
-    let mut read: BTreeMap<String, String> = BTreeMap::new();
+    // Content already read in this run ((source, sha256) → source/file): the same export dropped
+    // twice into a source's folder, under any name, is read once.
+    let mut read: BTreeMap<(String, String), String> = BTreeMap::new();
     for (name, source) in &config.sources {
         let counts = intake.counts.entry(name.clone()).or_default();
         let Some(source_assets) = assets.source(name) else {
@@ -460,7 +461,7 @@ fn read_sources(
                     continue;
                 }
             };
-            if let Some(first) = read.get(&file.sha256) {
+            if let Some(first) = read.get(&(name.clone(), file.sha256.clone())) {
                 intake.findings.push(duplicate_file_finding(
                     assets,
                     name,
@@ -471,7 +472,10 @@ fn read_sources(
                 progress.advance(1);
                 continue;
             }
-            read.insert(file.sha256.clone(), format!("{name}/{file_name}"));
+            read.insert(
+                (name.clone(), file.sha256.clone()),
+                format!("{name}/{file_name}"),
+            );
             if let Some(store) = archive {
                 if let Err(e) = store.archive(&file.sha256, &file.bytes) {
                     tracing::warn!(source = %name, file = %file_name, error = %e, "not archived");

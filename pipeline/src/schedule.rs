@@ -153,14 +153,21 @@ impl Schedule {
             LocalResult::Ambiguous(first, _) => Some(first),
             LocalResult::None => {
                 // Step minute by minute to the first wall-clock time that exists (gaps are an hour).
-                (1..=24 * 60).find_map(|m| {
-                    let later = wall + Duration::minutes(m);
-                    match self.zone.from_local_datetime(&later) {
+                let existing = |minutes: i64| {
+                    let t = wall + Duration::minutes(minutes);
+                    match self.zone.from_local_datetime(&t) {
                         LocalResult::Single(t) => Some(t),
                         LocalResult::Ambiguous(first, _) => Some(first),
                         LocalResult::None => None,
                     }
-                })
+                };
+                let after = (1..=24 * 60).find_map(existing)?;
+                if after.date_naive() == wall.date() {
+                    return Some(after);
+                }
+                // A gap that ends at midnight (America/Nuuk jumps from 23:00 to 00:00): firing when
+                // it ends would move the job to the next day; fire at the last minute before it.
+                (1..=24 * 60).find_map(|m| existing(-m)).or(Some(after))
             }
         }
     }
@@ -249,6 +256,15 @@ mod tests {
         // Day 1 of the month or any Monday (crontab's "either").
         let either = belgrade("0 9 1 * MON").firings(utc("2027-02-01T10:00:00+01:00"), 2);
         assert_eq!(either[0].to_rfc3339(), "2027-02-08T09:00:00+01:00");
+    }
+
+    #[test]
+    fn a_gap_ending_at_midnight_keeps_the_firing_on_its_day() {
+        // America/Nuuk, 28 March 2026: clocks jump from 23:00 (-02) to 00:00 (-01); 23:30 is skipped.
+        let nuuk = Schedule::parse_in("30 23 * * *", "America/Nuuk").unwrap();
+        let firings = nuuk.firings(utc("2026-03-27T12:00:00-02:00"), 3);
+        let days: Vec<u32> = firings.iter().map(|t| t.day()).collect();
+        assert_eq!(days, [27, 28, 29], "{firings:?}");
     }
 
     #[test]

@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0002_review_decisions.sql"),
     include_str!("../migrations/0003_child_ids.sql"),
     include_str!("../migrations/0004_alert_outbox.sql"),
+    include_str!("../migrations/0005_inputs_per_source.sql"),
 ];
 
 /// File name of the database inside `state_dir`.
@@ -140,15 +141,20 @@ impl StateStore {
         )
     }
 
-    /// When the newest run of `kind` started (RFC 3339), if any ran.
-    pub fn last_start_of(&self, kind: &str) -> Result<Option<String>, StateError> {
-        self.connection
-            .query_row(
-                "SELECT MAX(started_at) FROM runs WHERE kind = ?1",
-                params![kind],
-                |row| row.get(0),
-            )
-            .map_err(self.db())
+    /// The newest run of `kind`: when it started (RFC 3339) and how it ended, if any ran.
+    pub fn last_run_of(&self, kind: &str) -> Result<Option<(String, String)>, StateError> {
+        let rows = self.query(
+            "SELECT started_at, outcome FROM runs WHERE kind = ?1 \
+             ORDER BY started_at DESC, run_id DESC LIMIT 1",
+            params![kind],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?;
+        Ok(rows.into_iter().next())
+    }
+
+    /// The schema version of the database (migrations applied).
+    pub fn schema_version(&self) -> Result<usize, StateError> {
+        self.version()
     }
 
     /// Opens the store for reading only (`status`), without the lock: SQLite lets readers in while
@@ -311,8 +317,8 @@ impl StateStore {
                 .map_err(db)?;
             if inserted == 0 {
                 tx.execute(
-                    "UPDATE inputs SET last_run = ?2, last_seen_at = ?3 WHERE sha256 = ?1",
-                    params![input.sha256, run_id, at],
+                    "UPDATE inputs SET last_run = ?3, last_seen_at = ?4 WHERE source = ?1 AND sha256 = ?2",
+                    params![input.source, input.sha256, run_id, at],
                 )
                 .map_err(db)?;
             } else {
@@ -730,7 +736,8 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// A finding's identity across runs: a record's finding follows the record (source and record id),
-/// wherever the corrected export puts it; a file's finding follows the file and location.
+/// wherever the corrected export puts it; any other finding (about a file, or a row without an id)
+/// is the source's problem of that rule and field, whatever this month's file is called.
 fn finding_key(f: &Finding) -> String {
     let field = f.field.as_deref().unwrap_or("");
     match &f.record_id {
@@ -738,10 +745,7 @@ fn finding_key(f: &Finding) -> String {
             "record\u{1f}{}\u{1f}{id}\u{1f}{}\u{1f}{field}",
             f.source, f.rule
         ),
-        None => format!(
-            "file\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{field}",
-            f.source, f.file, f.location, f.rule
-        ),
+        None => format!("source\u{1f}{}\u{1f}{}\u{1f}{field}", f.source, f.rule),
     }
 }
 
@@ -817,10 +821,21 @@ mod tests {
         );
         let renamed = InputRecord {
             file: "b.csv",
-            ..input
+            ..input.clone()
         };
         assert_eq!(store.record_inputs("r2", "t2", &[renamed]).unwrap(), 0);
+        // The same bytes from another institution are that institution's delivery.
+        let elsewhere = InputRecord {
+            source: "csw",
+            ..input.clone()
+        };
+        assert_eq!(store.record_inputs("r2", "t2", &[elsewhere]).unwrap(), 1);
         let sources = store.source_inputs().unwrap();
+        assert_eq!(sources.len(), 2);
+        let sources: Vec<_> = sources
+            .into_iter()
+            .filter(|s| s.source == "police")
+            .collect();
         assert_eq!(sources[0].inputs, 1);
         assert_eq!(sources[0].newest_first_seen_at.as_deref(), Some("t1"));
         assert_eq!(sources[0].last_seen_at.as_deref(), Some("t2"));
