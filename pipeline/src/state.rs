@@ -208,6 +208,22 @@ impl StateStore {
         }
     }
 
+    /// Runs `body` in one transaction, committed only if it succeeds.
+    fn in_transaction<T>(
+        &mut self,
+        body: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
+    ) -> Result<T, StateError> {
+        let path = self.path.clone();
+        let db = |source| StateError::Database { path, source };
+        let run = |connection: &mut Connection| {
+            let tx = connection.transaction()?;
+            let out = body(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        };
+        run(&mut self.connection).map_err(db)
+    }
+
     /// The rows of a query, each mapped by `map`.
     fn query<T>(
         &self,
@@ -239,16 +255,10 @@ impl StateStore {
             });
         }
         for (index, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-            let path = self.path.clone();
-            let db = |source| StateError::Database {
-                path: path.clone(),
-                source,
-            };
-            let tx = self.connection.transaction().map_err(db)?;
-            tx.execute_batch(sql).map_err(db)?;
-            tx.pragma_update(None, "user_version", (index + 1) as i64)
-                .map_err(db)?;
-            tx.commit().map_err(db)?;
+            self.in_transaction(|tx| {
+                tx.execute_batch(sql)?;
+                tx.pragma_update(None, "user_version", (index + 1) as i64)
+            })?;
         }
         Ok(())
     }
@@ -292,12 +302,7 @@ impl StateStore {
         at: &str,
         inputs: &[InputRecord<'_>],
     ) -> Result<usize, StateError> {
-        let path = self.path.clone();
-        let db = |source| StateError::Database {
-            path: path.clone(),
-            source,
-        };
-        let tx = self.connection.transaction().map_err(db)?;
+        self.in_transaction(|tx| {
         let mut new = 0;
         for input in inputs {
             let inserted = tx
@@ -314,19 +319,19 @@ impl StateStore {
                         at
                     ],
                 )
-                .map_err(db)?;
+                ?;
             if inserted == 0 {
                 tx.execute(
                     "UPDATE inputs SET last_run = ?3, last_seen_at = ?4 WHERE source = ?1 AND sha256 = ?2",
                     params![input.source, input.sha256, run_id, at],
                 )
-                .map_err(db)?;
+                ?;
             } else {
                 new += 1;
             }
         }
-        tx.commit().map_err(db)?;
         Ok(new)
+        })
     }
 
     /// Keeps a raw input in the content-addressed archive (`archive/<2 hex>/<sha256>`), once.
@@ -360,14 +365,9 @@ impl StateStore {
         findings: &[Finding],
         delivered: &[String],
     ) -> Result<FindingChanges, StateError> {
-        let path = self.path.clone();
-        let db = |source| StateError::Database {
-            path: path.clone(),
-            source,
-        };
         let raised: BTreeMap<String, &Finding> =
             findings.iter().map(|f| (finding_key(f), f)).collect();
-        let tx = self.connection.transaction().map_err(db)?;
+        self.in_transaction(|tx| {
         let mut changes = FindingChanges::default();
         for (key, f) in &raised {
             let open: Option<Option<String>> = tx
@@ -377,7 +377,7 @@ impl StateStore {
                     |row| row.get(0),
                 )
                 .optional()
-                .map_err(db)?;
+                ?;
             match open {
                 Some(None) => {
                     changes.still_open += 1;
@@ -385,7 +385,7 @@ impl StateStore {
                         "UPDATE findings SET last_run = ?2, last_seen_at = ?3 WHERE key = ?1",
                         params![key, run_id, at],
                     )
-                    .map_err(db)?;
+                    ?;
                 }
                 _ => {
                     changes.new += 1;
@@ -406,7 +406,7 @@ impl StateStore {
                             at
                         ],
                     )
-                    .map_err(db)?;
+                    ?;
                 }
             }
         }
@@ -414,23 +414,23 @@ impl StateStore {
             let open: Vec<String> = {
                 let mut statement = tx
                     .prepare("SELECT key FROM findings WHERE source = ?1 AND resolved_at IS NULL")
-                    .map_err(db)?;
+                    ?;
                 let rows = statement
                     .query_map(params![source], |row| row.get::<_, String>(0))
-                    .map_err(db)?;
-                rows.collect::<Result<_, _>>().map_err(db)?
+                    ?;
+                rows.collect::<Result<_, _>>()?
             };
             for key in open.iter().filter(|k| !raised.contains_key(*k)) {
                 tx.execute(
                     "UPDATE findings SET resolved_run = ?2, resolved_at = ?3 WHERE key = ?1",
                     params![key, run_id, at],
                 )
-                .map_err(db)?;
+                ?;
                 changes.resolved += 1;
             }
         }
-        tx.commit().map_err(db)?;
         Ok(changes)
+        })
     }
 
     /// The newest runs, newest first.
@@ -567,30 +567,24 @@ impl StateStore {
         assigned: &[((String, String), String)],
         changes: &[(&str, &str, &[String])],
     ) -> Result<(), StateError> {
-        let path = self.path.clone();
-        let db = |source| StateError::Database {
-            path: path.clone(),
-            source,
-        };
-        let tx = self.connection.transaction().map_err(db)?;
-        for ((source, record), child) in assigned {
-            tx.execute(
-                "INSERT OR REPLACE INTO child_ids (source, record_id, child_id, run_id) \
+        self.in_transaction(|tx| {
+            for ((source, record), child) in assigned {
+                tx.execute(
+                    "INSERT OR REPLACE INTO child_ids (source, record_id, child_id, run_id) \
                  VALUES (?1, ?2, ?3, ?4)",
-                params![source, record, child, run_id],
-            )
-            .map_err(db)?;
-        }
-        for (change, child, others) in changes {
-            let others = serde_json::to_string(others).unwrap_or_default();
-            tx.execute(
-                "INSERT OR REPLACE INTO child_id_changes (run_id, change, child_id, others) \
+                    params![source, record, child, run_id],
+                )?;
+            }
+            for (change, child, others) in changes {
+                let others = serde_json::to_string(others).unwrap_or_default();
+                tx.execute(
+                    "INSERT OR REPLACE INTO child_id_changes (run_id, change, child_id, others) \
                  VALUES (?1, ?2, ?3, ?4)",
-                params![run_id, change, child, others],
-            )
-            .map_err(db)?;
-        }
-        tx.commit().map_err(db)
+                    params![run_id, change, child, others],
+                )?;
+            }
+            Ok(())
+        })
     }
 
     /// Queues a run's digests (one per institution), superseding older ones not yet sent.
@@ -600,27 +594,22 @@ impl StateStore {
         at: &str,
         digests: &[(String, OutgoingMail)],
     ) -> Result<(), StateError> {
-        let path = self.path.clone();
-        let db = |source| StateError::Database {
-            path: path.clone(),
-            source,
-        };
-        let tx = self.connection.transaction().map_err(db)?;
-        for (institution, mail) in digests {
-            tx.execute(
+        self.in_transaction(|tx| {
+            for (institution, mail) in digests {
+                tx.execute(
                 "UPDATE alert_outbox SET superseded = 1 WHERE institution = ?1 AND sent_at IS NULL",
                 params![institution],
             )
-            .map_err(db)?;
-            let json = serde_json::to_string(mail).unwrap_or_default();
-            tx.execute(
-                "INSERT OR REPLACE INTO alert_outbox (run_id, institution, mail, created_at) \
+            ?;
+                let json = serde_json::to_string(mail).unwrap_or_default();
+                tx.execute(
+                    "INSERT OR REPLACE INTO alert_outbox (run_id, institution, mail, created_at) \
                  VALUES (?1, ?2, ?3, ?4)",
-                params![run_id, institution, json, at],
-            )
-            .map_err(db)?;
-        }
-        tx.commit().map_err(db)
+                    params![run_id, institution, json, at],
+                )?;
+            }
+            Ok(())
+        })
     }
 
     /// Digests waiting to be sent (newest per institution), as (run id, institution, mail).
