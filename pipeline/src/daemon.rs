@@ -176,7 +176,7 @@ fn run_job(config: &Config, name: &str) -> Result<(), String> {
             tracing::info!(sent = d.sent, failed = d.errors.len(), "digests");
             // Undelivered digests stay in the outbox; the job is retried like any failure.
             match d.errors.first() {
-                Some(e) => Err(RunError::Publish(format!("digest not delivered: {e}"))),
+                Some(e) => Err(RunError::Job(format!("digest not delivered: {e}"))),
                 None => Ok(()),
             }
         }),

@@ -45,6 +45,9 @@ pub enum RunError {
     Key(String),
     #[error("publication failed: {0}")]
     Publish(String),
+    /// A scheduled job (a pull, the digests) that could not do its work.
+    #[error("{0}")]
+    Job(String),
     #[error("record count check failed for source {name}: received {received} ≠ accepted {accepted} + quarantined {quarantined}; nothing was published")]
     Lost {
         name: String,
@@ -700,14 +703,14 @@ fn pull_with_state(
     run_id: &str,
 ) -> Result<PullSummary, RunError> {
     let source = config.sources.get(source_name).ok_or_else(|| {
-        RunError::Publish(format!("no source \"{source_name}\" in the configuration"))
+        RunError::Job(format!("no source \"{source_name}\" in the configuration"))
     })?;
     let mut summary = PullSummary {
         source: source_name.to_string(),
         ..PullSummary::default()
     };
     let (files, skipped) = list_files_with_skips(&source.path, &source.glob)
-        .map_err(|e| RunError::Publish(format!("source {source_name}: {e}")))?;
+        .map_err(|e| RunError::Job(format!("source {source_name}: {e}")))?;
     summary
         .errors
         .extend(skipped.iter().map(ToString::to_string));
@@ -815,8 +818,9 @@ fn read_identity_memory(
                 let rows: Vec<((String, String), String)> = child_of.into_iter().collect();
                 store.remember_child_ids("imported", &rows, &[])?;
                 let done = state_dir.join("child_ids.csv.imported");
-                std::fs::rename(&legacy, &done)
-                    .map_err(|e| RunError::Publish(format!("{}: {e}", legacy.display())))?;
+                std::fs::rename(&legacy, &done).map_err(|e| {
+                    RunError::Job(format!("cannot import {}: {e}", legacy.display()))
+                })?;
                 tracing::info!(
                     records = rows.len(),
                     "child identifiers imported into the state database"

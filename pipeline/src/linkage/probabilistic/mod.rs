@@ -216,13 +216,6 @@ impl ProbabilisticLinker {
             same_child,
         }
     }
-
-    /// Every candidate pair with its match probability, strongest first, as (probability, i, j).
-    pub fn scored_pairs(&self, records: &[LinkRecord]) -> Vec<(f64, usize, usize)> {
-        let f = self.fit(records);
-        f.scoring(&self.settings)
-            .score(&f.frequencies, &f.provisional_child)
-    }
 }
 
 impl<'a> Fitted<'a> {
