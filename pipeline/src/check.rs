@@ -4,12 +4,13 @@
 use std::path::Path;
 
 use crate::alerts::Templates;
-use crate::config::Config;
+use crate::config::{Config, Origin};
 use crate::mapping::Mapping;
 use crate::reconcile::Survivorship;
 use crate::reference::Reference;
 use crate::rules::RuleBook;
 use crate::schema::SchemaCheck;
+use regbridge_connectors::source::http::HttpSource;
 
 /// One problem found by `check`, already located ("file:line:column: message" or "file: message").
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -116,13 +117,139 @@ pub fn check(config_path: &Path) -> CheckReport {
             }
             Err(e) => report.problem(e),
         }
-        if !source.path.is_dir() {
-            report.problem(format!(
-                "{}: [sources.{name}] path {} is not a folder",
-                config.path.display(),
-                source.path.display()
-            ));
+        match source.origin() {
+            Some(Origin::Folder { path, .. }) if !path.is_dir() => {
+                report.problem(format!(
+                    "{}: [sources.{name}] path {} is not a folder",
+                    config.path.display(),
+                    path.display()
+                ));
+            }
+            Some(Origin::Http(http)) => {
+                // The secret, certificates and settings, without asking the API anything.
+                if let Err(e) = HttpSource::new(http.clone(), source.format.clone()) {
+                    report.problem(format!(
+                        "{}: [sources.{name}.http] {e}",
+                        config.path.display()
+                    ));
+                }
+            }
+            _ => {}
         }
     }
     report
+}
+
+/// What `check --connect` found at one source.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Connection {
+    pub source: String,
+    /// The folder, or the API's endpoint (no query, no credentials).
+    pub location: String,
+    /// The HTTP status of the first page (an HTTP source).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Files matching the pattern (a folder source).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files: Option<usize>,
+    /// Records in the first page, or in the newest file.
+    pub records: usize,
+    /// Whether the API has further pages.
+    pub more_pages: bool,
+    pub seconds: f64,
+    /// Fields the source's schema does not know (with the missing one each probably renames).
+    pub unknown_fields: Vec<String>,
+    /// Fields the schema describes that the source did not send.
+    pub missing_fields: Vec<String>,
+    /// Why the source could not be reached or read.
+    pub error: Option<String>,
+}
+
+/// Tries every source once (the first page of each API, the newest file of each folder) and says
+/// what it found; nothing is stored.
+pub fn connect(config: &Config) -> Vec<Connection> {
+    config
+        .sources
+        .iter()
+        .map(|(name, source)| {
+            let mut found = Connection {
+                source: name.clone(),
+                ..Connection::default()
+            };
+            let started = std::time::Instant::now();
+            let decoded = match source.origin() {
+                Some(Origin::Http(http)) => {
+                    found.location = regbridge_connectors::source::http::endpoint_of(&http.url);
+                    HttpSource::new(http.clone(), source.format.clone())
+                        .and_then(|api| api.probe())
+                        .map(|probe| {
+                            found.status = Some(probe.status);
+                            found.more_pages = probe.more_pages;
+                            probe.decoded
+                        })
+                        .map_err(|e| e.to_string())
+                }
+                Some(Origin::Folder { path, glob }) => {
+                    found.location = path.display().to_string();
+                    newest_file(path, glob, &source.format).map(|(files, decoded)| {
+                        found.files = Some(files);
+                        decoded
+                    })
+                }
+                None => Err("neither a folder nor an API".to_string()),
+            };
+            found.seconds = started.elapsed().as_secs_f64();
+            match decoded {
+                Ok(decoded) => {
+                    found.records = decoded.records.len();
+                    drift(config, source, &decoded, &mut found);
+                }
+                Err(e) => found.error = Some(e),
+            }
+            found
+        })
+        .collect()
+}
+
+/// The number of matching files and the newest one (by name, as exports are dated) decoded.
+fn newest_file(
+    path: &Path,
+    glob: &str,
+    format: &regbridge_connectors::decode::Format,
+) -> Result<(usize, regbridge_connectors::decode::Decoded), String> {
+    let files = regbridge_connectors::source::list_files(path, glob).map_err(|e| e.to_string())?;
+    let Some(newest) = files.last() else {
+        return Ok((0, regbridge_connectors::decode::Decoded::default()));
+    };
+    let file = regbridge_connectors::source::read_file(path, newest).map_err(|e| e.to_string())?;
+    Ok((
+        files.len(),
+        regbridge_connectors::decode::decode(&file.bytes, format),
+    ))
+}
+
+/// Schema drift of what was found against the source's schema.
+fn drift(
+    config: &Config,
+    source: &crate::config::SourceConfig,
+    decoded: &regbridge_connectors::decode::Decoded,
+    found: &mut Connection,
+) {
+    let Ok(schema) = SchemaCheck::load(&config.schema_path(source)) else {
+        return;
+    };
+    let observed = crate::intake::observed_fields(&source.format, decoded);
+    if observed.is_empty() {
+        return;
+    }
+    let drift = schema.drift(&observed);
+    found.unknown_fields = drift
+        .unknown
+        .into_iter()
+        .map(|(field, renamed)| match renamed {
+            Some(old) => format!("{field} (probably renamed from {old})"),
+            None => field,
+        })
+        .collect();
+    found.missing_fields = drift.missing;
 }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use regbridge_connectors::decode::Format;
+use regbridge_connectors::source::http::HttpSettings;
 use serde::Deserialize;
 
 use crate::findings::Language;
@@ -192,6 +193,16 @@ pub struct AlertSettings {
     /// At most this many record references per rule in an email body.
     #[serde(default = "default_max_records")]
     pub max_records_per_rule: usize,
+    /// IT staff who are mailed when a source keeps failing (and when it works again).
+    #[serde(default)]
+    pub it_recipients: Vec<String>,
+    /// After this many failed pulls in a row IT staff are told. Default 3.
+    #[serde(default = "default_report_failures_after")]
+    pub report_failures_after: usize,
+}
+
+fn default_report_failures_after() -> usize {
+    3
 }
 
 fn default_max_records() -> usize {
@@ -227,13 +238,21 @@ pub struct Institution {
     pub recipients: Vec<String>,
 }
 
-/// One configured source: where its exports are and how to read and map them.
+/// One configured source: where its exports are (a drop folder, or an HTTP API) and how to read
+/// and map them.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
     pub institution: String,
-    pub path: PathBuf,
-    pub glob: String,
+    /// The drop folder of a file source.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// Which files of the folder are exports, e.g. `*.csv`.
+    #[serde(default)]
+    pub glob: Option<String>,
+    /// An HTTP source (`[sources.<name>.http]`) instead of a folder; `format` describes its bodies.
+    #[serde(default)]
+    pub http: Option<HttpSettings>,
     /// File name in the schemas folder.
     pub schema: String,
     /// File name in the mappings folder.
@@ -246,6 +265,26 @@ pub struct SourceConfig {
     /// `source.stale` for the source's institution, and the manifest marks the source stale.
     #[serde(default)]
     pub expected_every_days: Option<u32>,
+}
+
+/// Where a source's records come from.
+#[derive(Debug, Clone, Copy)]
+pub enum Origin<'a> {
+    /// Files matching `glob` in the folder `path`.
+    Folder { path: &'a Path, glob: &'a str },
+    /// Pages of an HTTP API, kept in the state database between runs.
+    Http(&'a HttpSettings),
+}
+
+impl SourceConfig {
+    /// The folder or the API; `None` only for a configuration `Config::load` refuses.
+    pub fn origin(&self) -> Option<Origin<'_>> {
+        match (&self.http, &self.path, &self.glob) {
+            (Some(http), None, None) => Some(Origin::Http(http)),
+            (None, Some(path), Some(glob)) => Some(Origin::Folder { path, glob }),
+            _ => None,
+        }
+    }
 }
 
 /// A loaded configuration with every path made absolute against the config file's folder.
@@ -307,7 +346,20 @@ impl Config {
             .sources
             .into_iter()
             .map(|(name, mut source)| {
-                source.path = abs(&source.path);
+                source.path = source.path.as_deref().map(abs);
+                if let Some(http) = source.http.as_mut() {
+                    let tls = &mut http.tls;
+                    for file in [
+                        &mut tls.ca_file,
+                        &mut tls.client_cert_file,
+                        &mut tls.client_key_file,
+                    ] {
+                        *file = file.as_deref().map(abs);
+                    }
+                    if let Some(secret) = http.auth.as_mut().and_then(|a| a.secret_file_mut()) {
+                        *secret = abs(secret);
+                    }
+                }
                 (name, source)
             })
             .collect();
@@ -388,6 +440,24 @@ impl Config {
         for (name, source) in &self.sources {
             if let Err(problem) = source.format.validate() {
                 return Err(invalid(format!("[sources.{name}.format] {problem}")));
+            }
+            match (&source.http, source.origin()) {
+                (_, None) => {
+                    return Err(invalid(format!(
+                        "[sources.{name}] needs either path and glob (a drop folder) or an [sources.{name}.http] table, not both"
+                    )))
+                }
+                (Some(http), Some(_)) => {
+                    if let Err(problem) = http.validate() {
+                        return Err(invalid(format!("[sources.{name}.http] {problem}")));
+                    }
+                    if matches!(source.format, Format::Xlsx(_)) {
+                        return Err(invalid(format!(
+                            "[sources.{name}.format] an HTTP source's bodies are json, json_lines or csv"
+                        )));
+                    }
+                }
+                (None, Some(_)) => {}
             }
             if !self.institutions.contains_key(&source.institution) {
                 return Err(invalid(format!(

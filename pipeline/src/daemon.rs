@@ -14,7 +14,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::config::{Config, Job};
-use crate::run::{pull, run_as, send_digests, NoProgress, RunError};
+use crate::pull::PullOptions;
+use crate::run::{pull, run_as, send_digests, HttpPulls, NoProgress, RunError};
 use crate::state::StateStore;
 
 /// How the daemon retries and stops.
@@ -169,7 +170,7 @@ fn retry_delay(settings: &DaemonSettings, failures: u32) -> Duration {
 /// Runs one job to its end; the error as text for the log.
 fn run_job(config: &Config, name: &str) -> Result<(), String> {
     let result = match name.strip_prefix("pull:") {
-        Some(source) => pull(config, source).map(|s| {
+        Some(source) => pull(config, source, PullOptions::default()).map(|s| {
             tracing::info!(source, files = s.files, new = s.new_inputs, "pulled");
         }),
         None if name == "digests" => send_digests(config).and_then(|d| {
@@ -180,7 +181,7 @@ fn run_job(config: &Config, name: &str) -> Result<(), String> {
                 None => Ok(()),
             }
         }),
-        None => run_as(config, &NoProgress, name).map(|s| {
+        None => run_as(config, &NoProgress, name, HttpPulls::Unscheduled).map(|s| {
             tracing::info!(job = name, children = s.unique_children, "published");
         }),
     };

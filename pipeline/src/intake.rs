@@ -296,15 +296,7 @@ fn drift_findings(
     assets: &Assets,
     outcome: &mut FileOutcome,
 ) {
-    let mut observed = BTreeSet::new();
-    match ctx.format {
-        Format::Json(_) | Format::JsonLines => {
-            for record in &decoded.records {
-                observed_paths(&record.fields, "", &mut observed);
-            }
-        }
-        _ => observed.extend(decoded.columns.iter().cloned()),
-    }
+    let observed = observed_fields(ctx.format, decoded);
     if observed.is_empty() {
         return;
     }
@@ -335,6 +327,21 @@ fn drift_findings(
     }
 }
 
+/// The fields a decoded input has: dotted paths of every leaf of its JSON records, or the header's
+/// columns of a table.
+pub fn observed_fields(format: &Format, decoded: &Decoded) -> BTreeSet<String> {
+    let mut observed = BTreeSet::new();
+    match format {
+        Format::Json(_) | Format::JsonLines => {
+            for record in &decoded.records {
+                observed_paths(&record.fields, "", &mut observed);
+            }
+        }
+        _ => observed.extend(decoded.columns.iter().cloned()),
+    }
+    observed
+}
+
 /// A tabular file whose header has none of the columns its schema describes.
 fn header_unrecognised(format: &Format, decoded: &Decoded, source: &SourceAssets) -> bool {
     let tabular = matches!(format, Format::Csv(_) | Format::Xlsx(_));
@@ -360,7 +367,8 @@ fn provenance(ctx: &FileContext<'_>, location: &Location) -> Provenance {
             .next()
             .and_then(|last| last.parse::<u64>().ok())
             .map_or(0, |i| i + 1),
-        Location::File => 0,
+        // Records kept by key (HTTP sources) sort by their location text, the key.
+        Location::Key(_) | Location::File => 0,
     };
     Provenance {
         source: ctx.source.to_string(),

@@ -13,6 +13,7 @@ pub mod linkage;
 pub mod mapping;
 pub mod model;
 pub mod publish;
+pub mod pull;
 pub mod reconcile;
 pub mod reference;
 pub mod review;

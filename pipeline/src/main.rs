@@ -12,7 +12,7 @@ use regbridge::check::check;
 use regbridge::config::Config;
 use regbridge::findings::{Language, Severity};
 use regbridge::intake::{take_in, Assets, FileContext};
-use regbridge::run::{run, NoProgress, Progress, RunSummary};
+use regbridge::run::{run_as, HttpPulls, NoProgress, Progress, RunSummary};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -36,15 +36,33 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Perform one full run: read, validate, link, publish, alert.
+    /// Perform one full run: pull the HTTP sources, read, validate, link, publish, alert.
     Run {
         #[arg(long, default_value = "config.toml")]
         config: PathBuf,
+        /// Do not pull the HTTP sources; publish the records earlier pulls stored.
+        #[arg(long)]
+        no_pull: bool,
     },
     /// Check the configuration and every file it names; print each problem with file, line and column.
     Check {
         #[arg(long, default_value = "config.toml")]
         config: PathBuf,
+        /// Also try every source once (the first page of each API, the newest file of each
+        /// folder) and show its status, records and schema drift; nothing is stored.
+        #[arg(long)]
+        connect: bool,
+    },
+    /// Pull sources into the state database without publishing: new exports of a folder, new and
+    /// changed records of an API (resuming an interrupted pull).
+    Pull {
+        #[arg(long, default_value = "config.toml")]
+        config: PathBuf,
+        /// Ask the APIs for every record, not only what changed since the last pull.
+        #[arg(long)]
+        full: bool,
+        /// Sources to pull (default: every source).
+        sources: Vec<String>,
     },
     /// Dry run of one export file through a source's checks; prints the findings, writes nothing.
     Validate {
@@ -175,14 +193,21 @@ fn init_logging(cli: &Cli) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colours only on a terminal: journald and log files get plain text.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();
 }
 
 fn dispatch(cli: &Cli) -> Result<ExitCode> {
     match &cli.command {
-        Command::Run { config } => run_command(cli, config),
-        Command::Check { config } => check_command(cli, config),
+        Command::Run { config, no_pull } => run_command(cli, config, *no_pull),
+        Command::Check { config, connect } => check_command(cli, config, *connect),
+        Command::Pull {
+            config,
+            full,
+            sources,
+        } => pull_command(cli, config, *full, sources),
         Command::Validate {
             config,
             source,
@@ -247,15 +272,20 @@ fn show_progress(cli: &Cli) -> bool {
     !cli.quiet && !cli.json && std::io::stderr().is_terminal()
 }
 
-fn run_command(cli: &Cli, config_path: &Path) -> Result<ExitCode> {
+fn run_command(cli: &Cli, config_path: &Path, no_pull: bool) -> Result<ExitCode> {
     let config = Config::load(config_path)?;
+    let pulls = if no_pull {
+        HttpPulls::None
+    } else {
+        HttpPulls::All
+    };
     let summary = if show_progress(cli) {
         let bars = Bars::new(true);
-        let summary = run(&config, &bars);
+        let summary = run_as(&config, &bars, "run", pulls);
         bars.bar.finish_and_clear();
         summary
     } else {
-        run(&config, &NoProgress)
+        run_as(&config, &NoProgress, "run", pulls)
     }?;
     if cli.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
@@ -315,8 +345,11 @@ fn print_summary(summary: &RunSummary, config: &Config) {
     }
 }
 
-fn check_command(cli: &Cli, config_path: &Path) -> Result<ExitCode> {
+fn check_command(cli: &Cli, config_path: &Path, connect: bool) -> Result<ExitCode> {
     let report = check(config_path);
+    if connect && report.problems.is_empty() {
+        return connect_command(cli, config_path);
+    }
     if cli.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -332,6 +365,113 @@ fn check_command(cli: &Cli, config_path: &Path) -> Result<ExitCode> {
         }
     }
     Ok(if report.problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// `check --connect`: one try of every source, nothing stored.
+fn connect_command(cli: &Cli, config_path: &Path) -> Result<ExitCode> {
+    let config = Config::load(config_path)?;
+    let found = regbridge::check::connect(&config);
+    let failed = found.iter().filter(|f| f.error.is_some()).count();
+    if cli.json {
+        println!("{}", serde_json::to_string_pretty(&found)?);
+    } else {
+        for f in &found {
+            let what = match (&f.error, f.status, f.files) {
+                (Some(e), _, _) => format!("FAILED: {e}"),
+                (None, Some(status), _) => format!(
+                    "HTTP {status} in {:.2} s; {} records on the first page{}",
+                    f.seconds,
+                    f.records,
+                    if f.more_pages {
+                        ", more pages follow"
+                    } else {
+                        ""
+                    }
+                ),
+                (None, None, files) => format!(
+                    "{} files; {} records in the newest",
+                    files.unwrap_or(0),
+                    f.records
+                ),
+            };
+            println!("{}: {} — {what}", f.source, f.location);
+            if f.error.is_none() {
+                if f.unknown_fields.is_empty() && f.missing_fields.is_empty() {
+                    println!("  schema: as described");
+                }
+                for u in &f.unknown_fields {
+                    println!("  schema drift: unknown field {u}");
+                }
+                for m in &f.missing_fields {
+                    println!("  schema drift: missing field {m}");
+                }
+            }
+        }
+        if !cli.quiet {
+            println!(
+                "{} sources tried, {failed} failed (nothing stored)",
+                found.len()
+            );
+        }
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn pull_command(cli: &Cli, config_path: &Path, full: bool, wanted: &[String]) -> Result<ExitCode> {
+    let config = Config::load(config_path)?;
+    let names: Vec<String> = if wanted.is_empty() {
+        config.sources.keys().cloned().collect()
+    } else {
+        wanted.to_vec()
+    };
+    let mut summaries = Vec::new();
+    let mut failed = 0;
+    for name in &names {
+        let options = regbridge::pull::PullOptions { full };
+        match regbridge::run::pull(&config, name, options) {
+            Ok(summary) => summaries.push(serde_json::to_value(&summary)?),
+            Err(e) => {
+                failed += 1;
+                eprintln!("regbridge: {e}");
+                summaries.push(serde_json::json!({"source": name, "error": e.to_string()}));
+            }
+        }
+    }
+    if cli.json {
+        println!("{}", serde_json::to_string_pretty(&summaries)?);
+    } else if !cli.quiet {
+        for s in &summaries {
+            let name = s["source"].as_str().unwrap_or("?");
+            if s.get("error").is_some() {
+                continue;
+            }
+            match s.get("http") {
+                Some(h) => println!(
+                    "{name}: {} pages, {} records ({} new, {} changed, {} withdrawn){}",
+                    h["pages"],
+                    h["records"],
+                    h["new_records"],
+                    h["changed_records"],
+                    h["withdrawn"],
+                    if h["resumed"] == true {
+                        ", resumed"
+                    } else {
+                        ""
+                    }
+                ),
+                None => println!("{name}: {} files, {} new", s["files"], s["new_inputs"]),
+            }
+        }
+    }
+    Ok(if failed == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
@@ -618,11 +758,13 @@ fn status_command(cli: &Cli, config_path: &Path, runs: usize) -> Result<ExitCode
     let pending_reviews = regbridge::review::read_queue(state_dir)
         .map(|q| q.len())
         .unwrap_or(0);
+    let pulls = store.pull_health().unwrap_or_default();
     if cli.json {
         let out = serde_json::json!({
             "state": state_dir.join(regbridge::state::DATABASE),
             "runs": last_runs,
             "sources": sources,
+            "pulls": pulls,
             "open_findings": open,
             "resolved_findings": resolved,
             "pending_reviews": pending_reviews,
@@ -662,6 +804,23 @@ fn status_command(cli: &Cli, config_path: &Path, runs: usize) -> Result<ExitCode
                 s.last_seen_at.as_deref().map_or("-".into(), local)
             ),
             None => println!("  {name:<14}     0  never"),
+        }
+    }
+    if !pulls.is_empty() {
+        println!();
+        println!("API sources: records stored, last pull, last success");
+        for p in &pulls {
+            let state = match &p.last_error {
+                Some(e) => format!("FAILING ({} in a row): {e}", p.consecutive_failures),
+                None => "ok".to_string(),
+            };
+            println!(
+                "  {:<14} {:>7}  {}  {}  {state}",
+                p.source,
+                p.records,
+                local(&p.last_pull_at),
+                p.last_ok_at.as_deref().map_or("never".into(), local)
+            );
         }
     }
     println!();

@@ -65,6 +65,8 @@ pub enum Check {
     DistinctFile,
     /// A source that has sent nothing new for longer than its expected cadence.
     FreshSource,
+    /// An HTTP source whose last pull failed.
+    ReachableSource,
 }
 
 /// Texts of a rule in the three languages.
@@ -236,7 +238,7 @@ impl RuleBook {
     }
 
     fn require_system_rules(&self, dir: &Path) -> Result<(), ConfigError> {
-        let needed: [SystemCheck; 10] = [
+        let needed: [SystemCheck; 11] = [
             ("readable", |c| matches!(c, Check::Readable)),
             ("source_schema", |c| matches!(c, Check::SourceSchema)),
             ("canonical_schema", |c| matches!(c, Check::CanonicalSchema)),
@@ -249,6 +251,7 @@ impl RuleBook {
             }),
             ("distinct_file", |c| matches!(c, Check::DistinctFile)),
             ("fresh_source", |c| matches!(c, Check::FreshSource)),
+            ("reachable_source", |c| matches!(c, Check::ReachableSource)),
         ];
         for (name, is) in needed {
             if !self.rules.iter().any(|r| is(&r.check)) {
@@ -546,12 +549,13 @@ fn build_rule(
         "recognised_header" => Check::RecognisedHeader,
         "distinct_file" => Check::DistinctFile,
         "fresh_source" => Check::FreshSource,
+        "reachable_source" => Check::ReachableSource,
         other => {
             return Err(fail(format!(
                 "rule \"{id}\": unknown check \"{other}\" (required, one_of_required, valid, known, \
                  unambiguous, not_future, before, not_older_than, age_range, age_consistent, pattern, \
                  check_digit, unique, agree, readable, source_schema, canonical_schema, known_columns, \
-                 expected_columns, mappable, sound_file, recognised_header, distinct_file, fresh_source)"
+                 expected_columns, mappable, sound_file, recognised_header, distinct_file, fresh_source, reachable_source)"
             )))
         }
     };

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use regbridge_connectors::decode::decode;
+use regbridge_connectors::decode::{decode, Decoded};
 use regbridge_connectors::sink::csv::{write_csv, CsvWriteOptions};
 use regbridge_connectors::sink::json::{write_json_lines, write_json_pretty};
 use regbridge_connectors::sink::mail::{MailTransport, OutgoingMail, SmtpSettings};
@@ -16,14 +16,15 @@ use regbridge_connectors::source::{list_files_with_skips, read_file};
 use serde_json::{json, Value};
 
 use crate::alerts::{build_digests, AlertError, DigestContext, Templates};
-use crate::config::{read_secret, AlertTransport, Config, ConfigError};
+use crate::config::{read_secret, AlertTransport, Config, ConfigError, Origin, SourceConfig};
 use crate::findings::{Finding, Severity};
 use crate::identity::{assign_ids, IdentityMemory, PseudonymKey};
 use crate::intake::{
-    display_name, take_in, Accepted, AssetError, Assets, FileContext, Quarantined,
+    display_name, take_in, Accepted, AssetError, Assets, FileContext, Quarantined, SourceAssets,
 };
 use crate::linkage::{LinkRecord, Linkage};
 use crate::publish::{IdentifiedChild, Publication};
+use crate::pull::{pull_source, stored_input, PullOptions, PullSummary};
 use crate::reconcile::{reconcile, Member};
 use crate::rules::Hit;
 use crate::state::{InputRecord, StateStore};
@@ -48,6 +49,9 @@ pub enum RunError {
     /// A scheduled job (a pull, the digests) that could not do its work.
     #[error("{0}")]
     Job(String),
+    /// A pull of an HTTP source that stopped; what it stored before stays stored.
+    #[error("source {name}: {message}")]
+    Pull { name: String, message: String },
     #[error("record count check failed for source {name}: received {received} ≠ accepted {accepted} + quarantined {quarantined}; nothing was published")]
     Lost {
         name: String,
@@ -154,18 +158,118 @@ struct Intake {
 /// Performs one full run, recorded in the state database (which it holds for writing meanwhile: a
 /// second run or daemon is told to wait).
 pub fn run(config: &Config, progress: &dyn Progress) -> Result<RunSummary, RunError> {
-    run_as(config, progress, "run")
+    run_as(config, progress, "run", HttpPulls::All)
 }
 
-/// [`run`], recorded in the state database as `kind` (the daemon's job name).
+/// Which HTTP sources a run pulls before it reads what is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpPulls {
+    /// Every one (`regbridge run`).
+    All,
+    /// Those without a schedule of their own (the daemon's publication).
+    Unscheduled,
+    /// None: publish what earlier pulls stored (`regbridge run --no-pull`).
+    None,
+}
+
+/// [`run`], recorded in the state database as `kind` (the daemon's job name), pulling `pulls`.
 pub fn run_as(
     config: &Config,
     progress: &dyn Progress,
     kind: &str,
+    pulls: HttpPulls,
 ) -> Result<RunSummary, RunError> {
     recorded(config, kind, |store, run_id, started| {
-        run_with_state(config, progress, store, (run_id, started, kind))
+        run_with_state(config, progress, store, (run_id, started, kind), pulls)
     })
+}
+
+/// Pulls the HTTP sources `pulls` names; a source whose pull stops is logged and the others carry
+/// on (the run then uses what was stored before).
+fn pull_http_sources(
+    config: &Config,
+    store: &mut StateStore,
+    run_id: &str,
+    pulls: HttpPulls,
+    progress: &dyn Progress,
+) -> Result<(), RunError> {
+    for (name, source) in &config.sources {
+        let wanted = match pulls {
+            HttpPulls::All => true,
+            HttpPulls::Unscheduled => source.schedule.is_none(),
+            HttpPulls::None => false,
+        };
+        if !wanted || source.http.is_none() {
+            continue;
+        }
+        progress.stage(&format!("pull {name}"), None);
+        match pull_source(config, name, store, run_id, PullOptions::default()) {
+            Ok(_) => {}
+            Err(RunError::Pull { name, message }) => {
+                tracing::error!(source = %name, error = %message, "pull failed; using the records stored before");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// `source.unreachable` for every HTTP source whose last pull failed; the failure also keeps the
+/// source's findings open (it has not delivered).
+fn unreachable_findings(
+    assets: &Assets,
+    config: &Config,
+    store: &StateStore,
+    intake: &mut Intake,
+) -> Result<(), RunError> {
+    let rule = assets
+        .rules
+        .system(|c| matches!(c, crate::rules::Check::ReachableSource));
+    for health in store.pull_health()? {
+        let Some(error) = &health.last_error else {
+            continue;
+        };
+        let Some(source) = config
+            .sources
+            .get(&health.source)
+            .filter(|s| s.http.is_some())
+        else {
+            continue;
+        };
+        let detail = match &health.last_ok_at {
+            Some(at) => format!(
+                "{} failed pulls in a row since {at}; the last: {error}",
+                health.consecutive_failures
+            ),
+            None => format!(
+                "{} failed pulls, never one that worked; the last: {error}",
+                health.consecutive_failures
+            ),
+        };
+        intake
+            .counts
+            .entry(health.source.clone())
+            .or_default()
+            .errors
+            .push(detail.clone());
+        let hit = Hit {
+            rule,
+            field: None,
+            detail: Some(detail),
+        };
+        let provenance = crate::model::Provenance {
+            source: health.source.clone(),
+            file: String::new(),
+            ordinal: 0,
+            location: "source".to_string(),
+        };
+        intake.findings.push(
+            assets
+                .rules
+                .finding(&hit, &source.institution, &provenance, None),
+        );
+    }
+    Ok(())
 }
 
 /// Runs `body` holding the state database for writing, recorded there as a run of `kind`: started,
@@ -196,6 +300,7 @@ fn run_with_state(
     progress: &dyn Progress,
     store: &mut StateStore,
     (run_id, started, kind): (&str, DateTime<Utc>, &str),
+    pulls: HttpPulls,
 ) -> Result<RunSummary, RunError> {
     let run_id = run_id.to_string();
     // Dates are judged in Kosovo's civil time: a record dated today is not "in the future" at 00:30.
@@ -206,7 +311,10 @@ fn run_with_state(
     let key = pseudonym_key(config)?;
     let mut clock = StageClock::start();
 
+    pull_http_sources(config, store, &run_id, pulls, progress)?;
+    clock.lap("pull");
     let mut intake = read_sources(config, &assets, as_of, progress, Some(store));
+    unreachable_findings(&assets, config, store, &mut intake)?;
     unique_findings(&assets, &mut intake);
     let new_inputs = record_inputs(store, &run_id, &intake.inputs)?;
     let freshness = freshness(config, store, started)?;
@@ -422,7 +530,9 @@ pub fn link_records(
         .collect())
 }
 
-/// Reads every source's files; with a state store, keeps each new content in its archive.
+/// Reads every source: each folder's files (with a state store, keeping each new content in its
+/// archive) and each HTTP source's stored records (from the state store, or the state database
+/// opened for reading when none is given).
 fn read_sources(
     config: &Config,
     assets: &Assets,
@@ -431,90 +541,182 @@ fn read_sources(
     archive: Option<&StateStore>,
 ) -> Intake {
     let mut intake = Intake::default();
-    // Content already read in this run ((source, sha256) → source/file): the same export dropped
-    // twice into a source's folder, under any name, is read once.
-    let mut read: BTreeMap<(String, String), String> = BTreeMap::new();
+    let mut reader = None;
     for (name, source) in &config.sources {
-        let counts = intake.counts.entry(name.clone()).or_default();
+        intake.counts.entry(name.clone()).or_default();
         let Some(source_assets) = assets.source(name) else {
             continue;
         };
-        let files = match list_files_with_skips(&source.path, &source.glob) {
-            Ok((files, skipped)) => {
-                for skip in skipped {
-                    tracing::warn!(source = %name, error = %skip, "folder entry skipped");
-                    counts.errors.push(skip);
-                }
-                files
-            }
-            Err(e) => {
-                tracing::warn!(source = %name, error = %e, "source skipped");
-                counts.errors.push(e.to_string());
-                continue;
-            }
+        let reading = Reading {
+            name,
+            source,
+            assets,
+            source_assets,
+            as_of,
         };
-        progress.stage(&format!("read {name}"), Some(files.len() as u64));
-        for path in files {
-            let file_name = display_name(&source.path, &path);
-            let file = match read_file(&source.path, &path) {
-                Ok(file) => file,
-                Err(e) => {
-                    tracing::warn!(source = %name, file = %file_name, error = %e, "file skipped");
-                    counts.errors.push(e.to_string());
-                    continue;
-                }
-            };
-            if let Some(first) = read.get(&(name.clone(), file.sha256.clone())) {
-                intake.findings.push(duplicate_file_finding(
-                    assets,
-                    name,
-                    &source.institution,
-                    &file_name,
-                    first,
-                ));
-                progress.advance(1);
-                continue;
+        match source.origin() {
+            Some(Origin::Folder { path, glob }) => {
+                read_folder(&reading, (path, glob), progress, archive, &mut intake);
             }
-            read.insert(
-                (name.clone(), file.sha256.clone()),
-                format!("{name}/{file_name}"),
-            );
-            if let Some(store) = archive {
-                if let Err(e) = store.archive(&file.sha256, &file.bytes) {
-                    tracing::warn!(source = %name, file = %file_name, error = %e, "not archived");
-                    counts
-                        .errors
-                        .push(format!("{file_name}: not archived: {e}"));
-                }
+            Some(Origin::Http(http)) => {
+                let store = match archive {
+                    Some(store) => Some(store),
+                    None => {
+                        if reader.is_none() {
+                            reader = StateStore::open_reader(&config.run.state_dir)
+                                .ok()
+                                .flatten();
+                        }
+                        reader.as_ref()
+                    }
+                };
+                read_stored(&reading, http, store, &mut intake);
             }
-            let decoded = decode(&file.bytes, &source.format);
-            let ctx = FileContext {
-                source: name,
-                institution: &source.institution,
-                file: &file_name,
-                format: &source.format,
-                as_of,
-            };
-            let outcome = take_in(&ctx, &decoded, source_assets, assets);
-            counts.files += 1;
-            counts.received += outcome.received;
-            counts.accepted += outcome.accepted.len();
-            counts.quarantined += outcome.quarantined.len();
-            intake.inputs.push(InputFile {
-                source: name.clone(),
-                file: file_name,
-                sha256: file.sha256.clone(),
-                bytes: file.bytes.len(),
-                records: outcome.received,
-                encoding: decoded.encoding.map(str::to_string),
-            });
-            intake.accepted.extend(outcome.accepted);
-            intake.quarantined.extend(outcome.quarantined);
-            intake.findings.extend(outcome.findings);
-            progress.advance(1);
+            None => {}
         }
     }
     intake
+}
+
+/// The source being read, and what it is read with.
+struct Reading<'a> {
+    name: &'a str,
+    source: &'a SourceConfig,
+    assets: &'a Assets,
+    source_assets: &'a SourceAssets,
+    as_of: chrono::NaiveDate,
+}
+
+impl Reading<'_> {
+    /// Takes in one decoded input and adds what came of it to the intake.
+    fn take_in(&self, input: InputFile, decoded: &Decoded, intake: &mut Intake) {
+        let ctx = FileContext {
+            source: self.name,
+            institution: &self.source.institution,
+            file: &input.file,
+            format: &self.source.format,
+            as_of: self.as_of,
+        };
+        let outcome = take_in(&ctx, decoded, self.source_assets, self.assets);
+        let counts = intake.counts.entry(self.name.to_string()).or_default();
+        counts.files += 1;
+        counts.received += outcome.received;
+        counts.accepted += outcome.accepted.len();
+        counts.quarantined += outcome.quarantined.len();
+        intake.inputs.push(InputFile {
+            records: outcome.received,
+            ..input
+        });
+        intake.accepted.extend(outcome.accepted);
+        intake.quarantined.extend(outcome.quarantined);
+        intake.findings.extend(outcome.findings);
+    }
+}
+
+/// Reads a folder source's files; the same content twice (under any name) is read once.
+fn read_folder(
+    reading: &Reading<'_>,
+    (path, glob): (&Path, &str),
+    progress: &dyn Progress,
+    archive: Option<&StateStore>,
+    intake: &mut Intake,
+) {
+    let name = reading.name;
+    let mut errors = Vec::new();
+    let files = match list_files_with_skips(path, glob) {
+        Ok((files, skipped)) => {
+            for skip in skipped {
+                tracing::warn!(source = %name, error = %skip, "folder entry skipped");
+                errors.push(skip);
+            }
+            files
+        }
+        Err(e) => {
+            tracing::warn!(source = %name, error = %e, "source skipped");
+            errors.push(e.to_string());
+            Vec::new()
+        }
+    };
+    progress.stage(&format!("read {name}"), Some(files.len() as u64));
+    // Content already read (sha256 → file): the same export dropped twice is read once.
+    let mut read: BTreeMap<String, String> = BTreeMap::new();
+    for file_path in files {
+        let file_name = display_name(path, &file_path);
+        let file = match read_file(path, &file_path) {
+            Ok(file) => file,
+            Err(e) => {
+                tracing::warn!(source = %name, file = %file_name, error = %e, "file skipped");
+                errors.push(e.to_string());
+                continue;
+            }
+        };
+        if let Some(first) = read.get(&file.sha256) {
+            intake.findings.push(duplicate_file_finding(
+                reading.assets,
+                name,
+                &reading.source.institution,
+                &file_name,
+                first,
+            ));
+            progress.advance(1);
+            continue;
+        }
+        read.insert(file.sha256.clone(), format!("{name}/{file_name}"));
+        if let Some(store) = archive {
+            if let Err(e) = store.archive(&file.sha256, &file.bytes) {
+                tracing::warn!(source = %name, file = %file_name, error = %e, "not archived");
+                errors.push(format!("{file_name}: not archived: {e}"));
+            }
+        }
+        let decoded = decode(&file.bytes, &reading.source.format);
+        let input = InputFile {
+            source: name.to_string(),
+            file: file_name,
+            sha256: file.sha256.clone(),
+            bytes: file.bytes.len(),
+            records: 0,
+            encoding: decoded.encoding.map(str::to_string),
+        };
+        reading.take_in(input, &decoded, intake);
+        progress.advance(1);
+    }
+    intake
+        .counts
+        .entry(name.to_string())
+        .or_default()
+        .errors
+        .extend(errors);
+}
+
+/// Reads an HTTP source's records as stored by its pulls.
+fn read_stored(
+    reading: &Reading<'_>,
+    http: &regbridge_connectors::source::http::HttpSettings,
+    store: Option<&StateStore>,
+    intake: &mut Intake,
+) {
+    let stored = store.map(|store| stored_input(store, reading.name, http));
+    match stored {
+        Some(Ok(stored)) if !stored.decoded.records.is_empty() => {
+            let input = InputFile {
+                source: reading.name.to_string(),
+                file: stored.file,
+                sha256: stored.sha256,
+                bytes: stored.bytes,
+                records: 0,
+                encoding: None,
+            };
+            reading.take_in(input, &stored.decoded, intake);
+        }
+        Some(Ok(_)) | None => {
+            tracing::info!(source = reading.name, "no records pulled yet");
+        }
+        Some(Err(e)) => {
+            tracing::warn!(source = reading.name, error = %e, "stored records unreadable");
+            let counts = intake.counts.entry(reading.name.to_string()).or_default();
+            counts.errors.push(e.to_string());
+        }
+    }
 }
 
 /// A digest as the mail that carries it.
@@ -549,9 +751,22 @@ pub struct Delivery {
 
 /// Sends every pending digest in the outbox, marking each sent or failed.
 fn deliver_pending(config: &Config, store: &StateStore) -> Result<Delivery, RunError> {
+    deliver_where(config, store, &|_| true)
+}
+
+/// Sends the pending mails of the outbox whose key (an institution, or `it:<source>`) `wanted`
+/// accepts, marking each sent or failed.
+pub(crate) fn deliver_where(
+    config: &Config,
+    store: &StateStore,
+    wanted: &dyn Fn(&str) -> bool,
+) -> Result<Delivery, RunError> {
     let transport = transport(config)?;
     let mut delivery = Delivery::default();
     for (run_id, institution, mail) in store.pending_digests()? {
+        if !wanted(&institution) {
+            continue;
+        }
         let at = Utc::now().to_rfc3339();
         match transport.send(&mail) {
             Ok(()) => {
@@ -676,69 +891,18 @@ fn stale_findings(
     }
 }
 
-/// What a pull of one source found.
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct PullSummary {
-    pub source: String,
-    pub files: usize,
-    /// Files whose content no earlier run or pull had read.
-    pub new_inputs: usize,
-    pub errors: Vec<String>,
-}
-
-/// Pulls one source: reads what it has delivered, keeps each new content in the archive and records
-/// it in the state database (recorded as `pull:<source>`). Publication reads and checks it later.
-pub fn pull(config: &Config, source_name: &str) -> Result<PullSummary, RunError> {
+/// Pulls one source into the state database (recorded as `pull:<source>`): a folder's new
+/// exports, or an HTTP API's pages. Publication reads and checks them later.
+pub fn pull(
+    config: &Config,
+    source_name: &str,
+    options: PullOptions,
+) -> Result<PullSummary, RunError> {
     recorded(
         config,
         &format!("pull:{source_name}"),
-        |store, run_id, _| pull_with_state(config, source_name, store, run_id),
+        |store, run_id, _| pull_source(config, source_name, store, run_id, options),
     )
-}
-
-fn pull_with_state(
-    config: &Config,
-    source_name: &str,
-    store: &mut StateStore,
-    run_id: &str,
-) -> Result<PullSummary, RunError> {
-    let source = config.sources.get(source_name).ok_or_else(|| {
-        RunError::Job(format!("no source \"{source_name}\" in the configuration"))
-    })?;
-    let mut summary = PullSummary {
-        source: source_name.to_string(),
-        ..PullSummary::default()
-    };
-    let (files, skipped) = list_files_with_skips(&source.path, &source.glob)
-        .map_err(|e| RunError::Job(format!("source {source_name}: {e}")))?;
-    summary
-        .errors
-        .extend(skipped.iter().map(ToString::to_string));
-    let mut read = Vec::new();
-    for path in files {
-        let file_name = display_name(&source.path, &path);
-        match read_file(&source.path, &path) {
-            Ok(file) => {
-                store.archive(&file.sha256, &file.bytes)?;
-                let records = decode(&file.bytes, &source.format).records.len();
-                read.push((file_name, file.sha256, file.bytes.len(), records));
-            }
-            Err(e) => summary.errors.push(e.to_string()),
-        }
-    }
-    summary.files = read.len();
-    let inputs: Vec<InputRecord<'_>> = read
-        .iter()
-        .map(|(file, sha256, bytes, records)| InputRecord {
-            source: source_name,
-            file,
-            sha256,
-            bytes: *bytes,
-            records: *records,
-        })
-        .collect();
-    summary.new_inputs = store.record_inputs(run_id, &Utc::now().to_rfc3339(), &inputs)?;
-    Ok(summary)
 }
 
 /// `file.duplicate`: the file repeats the content of `first` (source/file), which was read instead.

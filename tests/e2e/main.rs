@@ -2,10 +2,13 @@
 //! folders in `tests/cases/<case>/{in,expected}` covering every format, encoding and malformed input.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "../../connectors/tests/support/api_server.rs"]
+mod api_server;
 mod cases;
 mod cli;
 mod daemon;
 mod fixtures;
+mod http;
 mod national;
 mod state;
 

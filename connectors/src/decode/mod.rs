@@ -193,6 +193,8 @@ pub enum Location {
     Pointer(String),
     /// JSON Lines: the 1-based line number.
     Line(u64),
+    /// A record kept by its key (an HTTP source's record, stored between pulls).
+    Key(String),
     /// The whole file.
     File,
 }
@@ -203,6 +205,7 @@ impl fmt::Display for Location {
             Location::Row(row) => write!(f, "row {row}"),
             Location::Pointer(pointer) => f.write_str(pointer),
             Location::Line(line) => write!(f, "line {line}"),
+            Location::Key(key) => write!(f, "record {key}"),
             Location::File => f.write_str("file"),
         }
     }
@@ -215,6 +218,7 @@ impl Location {
             Location::Row(_) => 1,
             Location::Line(_) => 2,
             Location::Pointer(_) => 3,
+            Location::Key(_) => 4,
         }
     }
 }
@@ -228,6 +232,7 @@ impl Ord for Location {
                 a.cmp(b)
             }
             (Location::Pointer(a), Location::Pointer(b)) => compare_pointers(a, b),
+            (Location::Key(a), Location::Key(b)) => a.cmp(b),
             _ => self.rank().cmp(&other.rank()),
         }
     }

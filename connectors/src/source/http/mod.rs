@@ -567,6 +567,15 @@ pub fn cursor_max(current: Option<String>, candidate: &str) -> String {
     }
 }
 
+/// `scheme://host[:port]/path` of a configured URL: what messages show of it (no query, no
+/// credentials). A URL that does not parse is shown without its query.
+pub fn endpoint_of(url: &str) -> String {
+    reqwest::Url::parse(url).map_or_else(
+        |_| url.split(['?', '#']).next().unwrap_or("").to_string(),
+        |u| endpoint(&u),
+    )
+}
+
 /// `scheme://host[:port]/path`: what messages show of a URL (no query, no credentials).
 fn endpoint(url: &reqwest::Url) -> String {
     let host = url.host_str().unwrap_or("");

@@ -1,6 +1,7 @@
 //! The durable state store: an embedded SQLite database in `state_dir` (runs, every input ever read
 //! by sha256, the lifecycle of findings), a content-addressed archive of raw inputs beside it, and
-//! the lock that lets one writer at a time use them. Migrations live in `pipeline/migrations/`.
+//! the lock that lets one writer at a time use them; HTTP sources' records and pull positions are
+//! in [`pulled`]. Migrations live in `pipeline/migrations/`.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -12,13 +13,18 @@ use rusqlite::{params, Connection, OptionalExtension};
 use crate::findings::Finding;
 use regbridge_connectors::sink::mail::OutgoingMail;
 
+mod pulled;
+
+pub use pulled::{PageCounts, PassPage, PullHealth, PullPosition, PullRow, StoredRecord};
+
 /// Migrations in order; the database's `user_version` says how many are applied.
 const MIGRATIONS: &[&str] = &[
-    include_str!("../migrations/0001_state.sql"),
-    include_str!("../migrations/0002_review_decisions.sql"),
-    include_str!("../migrations/0003_child_ids.sql"),
-    include_str!("../migrations/0004_alert_outbox.sql"),
-    include_str!("../migrations/0005_inputs_per_source.sql"),
+    include_str!("../../migrations/0001_state.sql"),
+    include_str!("../../migrations/0002_review_decisions.sql"),
+    include_str!("../../migrations/0003_child_ids.sql"),
+    include_str!("../../migrations/0004_alert_outbox.sql"),
+    include_str!("../../migrations/0005_inputs_per_source.sql"),
+    include_str!("../../migrations/0006_pulled_records.sql"),
 ];
 
 /// File name of the database inside `state_dir`.
