@@ -455,3 +455,21 @@ fn a_post_query_api_gets_its_parameters_in_the_body() {
     sink.assert_holds(&served);
     sink.assert_each_once();
 }
+
+#[test]
+fn a_pull_works_from_inside_an_async_runtime() {
+    // The daemon calls pulls from a runtime's blocking thread; the source runs its own.
+    let served = records(120);
+    let server = ApiServer::start(served.clone(), Style::Page, Body::Json, 50);
+    let source = source(&server, "", &page_style(50), json_body());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut sink = MemorySink::default();
+    runtime
+        .block_on(async { source.pull(PullStart::default(), &mut sink) })
+        .unwrap();
+    sink.assert_holds(&served);
+    sink.assert_each_once();
+}

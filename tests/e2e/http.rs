@@ -404,3 +404,29 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     files
 }
+
+#[test]
+fn the_example_configuration_with_http_sources_checks_clean_offline() {
+    let config = repo_root().join("examples/config.http.toml");
+    let output = ok(regbridge()
+        .env("INSPECTORATE_API_TOKEN", "example-token")
+        .env("CSW_API_PASSWORD", "example-password")
+        .args(["check", "--config"])
+        .arg(&config));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.starts_with("ok:"), "{text}");
+    // Without the secrets, check names the variables it looked in.
+    let output = regbridge()
+        .env_remove("INSPECTORATE_API_TOKEN")
+        .env_remove("CSW_API_PASSWORD")
+        .args(["check", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text.contains("no secret found in environment variable INSPECTORATE_API_TOKEN"),
+        "{text}"
+    );
+}
