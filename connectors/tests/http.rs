@@ -100,6 +100,23 @@ fn pull(source: &HttpSource, sink: &mut MemorySink, start: PullStart) -> PullOut
     source.pull(start, sink).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Pulls everything from scratch and checks what every test relies on: each served record arrived
+/// exactly once, and the cursor is the newest update time.
+fn pull_everything(
+    server: &ApiServer,
+    served: &[Value],
+    tables: &str,
+    format: Format,
+) -> (MemorySink, PullOutcome) {
+    let source = source(server, "", tables, format);
+    let mut sink = MemorySink::default();
+    let outcome = pull(&source, &mut sink, PullStart::default());
+    sink.assert_holds(served);
+    sink.assert_each_once();
+    assert_eq!(outcome.watermark, Some(newest(served)));
+    (sink, outcome)
+}
+
 fn secret_file(dir: &tempfile::TempDir, name: &str, value: &str) -> String {
     let path = dir.path().join(name);
     std::fs::write(&path, format!("{value}\n")).unwrap();
@@ -116,15 +133,10 @@ fn page_numbers_with_a_bearer_token_deliver_every_record_once() {
     let tables = format!(
         "[auth]\ntype = \"bearer\"\ntoken_file = \"{token}\"\n[paging]\nstyle = \"page\"\nsize_param = \"per_page\"\npage_size = 40\n{INCREMENTAL}"
     );
-    let source = source(&server, "", &tables, json_body());
-    let mut sink = MemorySink::default();
-    let outcome = pull(&source, &mut sink, PullStart::default());
-    sink.assert_holds(&served);
-    sink.assert_each_once();
+    let (sink, outcome) = pull_everything(&server, &served, &tables, json_body());
     assert_eq!(outcome.records, 350);
     // 8 full pages, one of 30, and the empty page that ends the pull.
     assert_eq!(outcome.pages, 10);
-    assert_eq!(outcome.watermark, Some(newest(&served)));
     assert!(
         sink.checkpoint.is_none(),
         "a complete pass leaves no checkpoint"
@@ -142,12 +154,7 @@ fn offsets_with_basic_auth_over_json_lines() {
     let tables = format!(
         "[auth]\ntype = \"basic\"\nusername = \"officer\"\npassword_file = \"{password}\"\n[paging]\nstyle = \"offset\"\nlimit = 50\n{INCREMENTAL}"
     );
-    let source = source(&server, "", &tables, Format::JsonLines);
-    let mut sink = MemorySink::default();
-    let outcome = pull(&source, &mut sink, PullStart::default());
-    sink.assert_holds(&served);
-    sink.assert_each_once();
-    assert_eq!(outcome.watermark, Some(newest(&served)));
+    pull_everything(&server, &served, &tables, Format::JsonLines);
 }
 
 #[test]
@@ -159,13 +166,8 @@ fn a_cursor_in_the_body_with_an_api_key_header() {
     let tables = format!(
         "[auth]\ntype = \"api_key\"\nheader = \"X-API-Key\"\nkey_env = \"REGBRIDGE_TEST_CURSOR_KEY\"\n[paging]\nstyle = \"cursor\"\ncursor_path = \"meta.next_cursor\"\nsize_param = \"limit\"\npage_size = 60\n{INCREMENTAL}"
     );
-    let source = source(&server, "", &tables, json_body());
-    let mut sink = MemorySink::default();
-    let outcome = pull(&source, &mut sink, PullStart::default());
-    sink.assert_holds(&served);
-    sink.assert_each_once();
+    let (_, outcome) = pull_everything(&server, &served, &tables, json_body());
     assert_eq!(outcome.pages, 7);
-    assert_eq!(outcome.watermark, Some(newest(&served)));
 }
 
 #[test]
@@ -174,14 +176,9 @@ fn a_cursor_in_a_header_over_csv() {
     let server = ApiServer::start(served.clone(), Style::CursorHeader, Body::Csv, 45);
     let tables = "[paging]\nstyle = \"cursor\"\ncursor_header = \"X-Next-Cursor\"\n".to_string()
         + INCREMENTAL;
-    let source = source(&server, "", &tables, Format::Csv(CsvFormat::default()));
-    let mut sink = MemorySink::default();
-    let outcome = pull(&source, &mut sink, PullStart::default());
-    sink.assert_holds(&served);
-    sink.assert_each_once();
+    let (sink, _) = pull_everything(&server, &served, &tables, Format::Csv(CsvFormat::default()));
     // CSV values are text: the record keeps the id as the server wrote it.
     assert_eq!(sink.stored["INS-0007"]["hours_per_week"], "7");
-    assert_eq!(outcome.watermark, Some(newest(&served)));
 }
 
 #[test]
@@ -193,13 +190,8 @@ fn link_headers_with_a_token_from_the_environment() {
     let tables = format!(
         "[auth]\ntype = \"bearer\"\ntoken_env = \"REGBRIDGE_TEST_LINK_TOKEN\"\n[paging]\nstyle = \"link\"\n{INCREMENTAL}"
     );
-    let source = source(&server, "", &tables, json_body());
-    let mut sink = MemorySink::default();
-    let outcome = pull(&source, &mut sink, PullStart::default());
-    sink.assert_holds(&served);
-    sink.assert_each_once();
+    let (_, outcome) = pull_everything(&server, &served, &tables, json_body());
     assert_eq!(outcome.pages, 7);
-    assert_eq!(outcome.watermark, Some(newest(&served)));
 }
 
 fn page_style(size: u32) -> String {
