@@ -17,14 +17,19 @@ use regbridge_connectors::source::http::{
 };
 use serde_json::Value;
 
+/// Called after a page is stored, with its number: lets a test change the server mid-pull.
+type AfterPage = Box<dyn FnMut(u32) + Send>;
+
 /// Keeps what a pull delivers, as the state database would: one version per record key.
 #[derive(Default)]
 struct MemorySink {
     stored: BTreeMap<String, Value>,
     deliveries: BTreeMap<String, usize>,
+    problems: BTreeMap<String, Vec<String>>,
     checkpoint: Option<Checkpoint>,
     safe_watermark: Option<String>,
     pages: u32,
+    after_page: Option<AfterPage>,
 }
 
 impl PageSink for MemorySink {
@@ -33,6 +38,13 @@ impl PageSink for MemorySink {
             self.stored
                 .insert(record.key.clone(), Value::Object(record.fields.clone()));
             *self.deliveries.entry(record.key.clone()).or_default() += 1;
+            if !record.problems.is_empty() {
+                self.problems
+                    .insert(record.key.clone(), record.problems.clone());
+            }
+        }
+        if let Some(after) = self.after_page.as_mut() {
+            after(page.number);
         }
         self.checkpoint = page.checkpoint.clone();
         if page.safe_watermark.is_some() {
@@ -113,7 +125,9 @@ fn pull_everything(
     let outcome = pull(&source, &mut sink, PullStart::default());
     sink.assert_holds(served);
     sink.assert_each_once();
-    assert_eq!(outcome.watermark, Some(newest(served)));
+    assert_eq!(outcome.seen_max, Some(newest(served)));
+    // A first pass has no earlier one to lag behind: the next pass asks for everything again.
+    assert_eq!(outcome.watermark, None);
     (sink, outcome)
 }
 
@@ -227,7 +241,7 @@ fn unavailable_servers_and_rate_limits_are_retried_honouring_retry_after() {
     let outcome = pull(&source, &mut sink, PullStart::default());
     sink.assert_holds(&served);
     sink.assert_each_once();
-    assert_eq!(outcome.watermark, Some(newest(&served)));
+    assert_eq!(outcome.seen_max, Some(newest(&served)));
     assert_eq!(requests_for_page(&server, 2), 3, "503 twice, then success");
     assert_eq!(requests_for_page(&server, 4), 2);
     let asked: Vec<_> = server
@@ -267,7 +281,7 @@ fn truncated_and_unparsable_bodies_are_retried_never_half_stored() {
     let outcome = pull(&source, &mut sink, PullStart::default());
     sink.assert_holds(&served);
     sink.assert_each_once();
-    assert_eq!(outcome.watermark, Some(newest(&served)));
+    assert_eq!(outcome.seen_max, Some(newest(&served)));
     assert_eq!(requests_for_page(&server, 3), 2);
     assert_eq!(requests_for_page(&server, 5), 2);
 }
@@ -297,16 +311,15 @@ fn a_dropped_connection_stops_the_pull_and_the_next_pull_resumes() {
         &source,
         &mut sink,
         PullStart {
-            watermark: None,
             resume: Some(checkpoint),
-            full: false,
+            ..PullStart::default()
         },
     );
     assert!(outcome.resumed);
     sink.assert_holds(&served);
     sink.assert_each_once();
     assert_eq!(requests_for_page(&server, 1), 1, "page 1 not asked again");
-    assert_eq!(outcome.watermark, Some(newest(&served)));
+    assert_eq!(outcome.seen_max, Some(newest(&served)));
 }
 
 #[test]
@@ -343,49 +356,111 @@ fn a_missing_secret_is_reported_by_name_before_any_request() {
     assert!(server.requests().is_empty());
 }
 
+/// Where a source's pulls stand between pulls, as the state database keeps it.
+#[derive(Default)]
+struct Position {
+    watermark: Option<String>,
+    previous_max: Option<String>,
+}
+
+impl Position {
+    fn pull(&mut self, source: &HttpSource, sink: &mut MemorySink) -> PullOutcome {
+        let start = PullStart {
+            watermark: self.watermark.clone(),
+            previous_max: self.previous_max.clone(),
+            ..PullStart::default()
+        };
+        let outcome = pull(source, sink, start);
+        self.watermark = outcome.watermark.clone();
+        self.previous_max = outcome.seen_max.clone();
+        outcome
+    }
+}
+
+fn inspection(id: &str, updated_at: &str) -> Value {
+    serde_json::json!({"id": id, "updated_at": updated_at, "municipality": "Prizren", "child_given_name": "X", "hours_per_week": 1})
+}
+
 #[test]
 fn records_sharing_the_cursor_value_are_not_missed() {
     let mut served = records(120);
     let server = ApiServer::start(served.clone(), Style::Page, Body::Json, 25);
     let source = source(&server, "", &page_style(25), json_body());
     let mut sink = MemorySink::default();
-    let first = pull(&source, &mut sink, PullStart::default());
-    let watermark = first.watermark.clone().unwrap();
-    assert_eq!(watermark, newest(&served));
+    let mut position = Position::default();
+    position.pull(&source, &mut sink);
+    position.pull(&source, &mut sink);
+    let cursor = position.watermark.clone().unwrap();
+    assert_eq!(
+        cursor,
+        newest(&served),
+        "two passes in, the cursor is the first one's newest"
+    );
 
     // Three more records arrive with the very update time the cursor holds, two later ones, and
     // an old record is corrected.
-    let mut added = Vec::new();
     for i in 0..3 {
-        added.push(serde_json::json!({"id": format!("NEW-{i}"), "updated_at": watermark, "municipality": "Prizren", "child_given_name": "X", "hours_per_week": 1}));
+        served.push(inspection(&format!("NEW-{i}"), &cursor));
     }
     for i in 3..5 {
-        added.push(serde_json::json!({"id": format!("NEW-{i}"), "updated_at": "2026-12-24T08:00:00Z", "municipality": "Pejë", "child_given_name": "Y", "hours_per_week": 2}));
+        served.push(inspection(&format!("NEW-{i}"), "2026-12-24T08:00:00Z"));
     }
     served[5]["updated_at"] = Value::String("2026-12-24T09:00:00Z".to_string());
-    served.extend(added);
     served.sort_by(|a, b| a["updated_at"].as_str().cmp(&b["updated_at"].as_str()));
     server.state.lock().unwrap().records = served.clone();
 
-    let second = pull(
-        &source,
-        &mut sink,
-        PullStart {
-            watermark: Some(watermark.clone()),
-            ..PullStart::default()
-        },
-    );
+    let third = position.pull(&source, &mut sink);
     sink.assert_holds(&served);
     for i in 0..5 {
         assert_eq!(sink.deliveries[&format!("NEW-{i}")], 1);
     }
     assert_eq!(
-        sink.deliveries["INS-0006"], 2,
-        "the correction replaced the first version"
+        sink.deliveries["INS-0006"], 3,
+        "two full passes, then the correction replaced the first version"
     );
-    assert_eq!(second.watermark.as_deref(), Some("2026-12-24T09:00:00Z"));
+    assert_eq!(third.seen_max.as_deref(), Some("2026-12-24T09:00:00Z"));
     // Only what changed at or after the cursor came again, not the whole set.
-    assert!(second.records < 20, "{}", second.records);
+    assert!(third.records < 20, "{}", third.records);
+}
+
+#[test]
+fn a_change_made_during_a_pull_to_a_page_already_read_is_caught_by_the_next_pull() {
+    let served = records(200);
+    let server = ApiServer::start(served.clone(), Style::Page, Body::Json, 50);
+    let source = source(&server, "", &page_style(50), json_body());
+    let mut sink = MemorySink::default();
+    let mut position = Position::default();
+    position.pull(&source, &mut sink);
+
+    // During the next pull, once page 2 is stored, record 5 (on page 1, already read) is
+    // corrected, and then record 190 (on page 4, not read yet) as well, a little later.
+    let state = server.state.clone();
+    sink.after_page = Some(Box::new(move |number| {
+        if number == 2 {
+            let mut state = state.lock().unwrap();
+            state.records[4]["updated_at"] = Value::String("2026-12-01T10:00:00Z".to_string());
+            state.records[189]["updated_at"] = Value::String("2026-12-01T11:00:00Z".to_string());
+        }
+    }));
+    let during = position.pull(&source, &mut sink);
+    sink.after_page = None;
+    assert_eq!(during.seen_max.as_deref(), Some("2026-12-01T11:00:00Z"));
+    assert_eq!(
+        sink.stored["INS-0005"]["updated_at"],
+        served[4]["updated_at"]
+    );
+
+    // The next pull asks from what the pass before saw, not from 11:00: the 10:00 correction
+    // of a page that was already read comes too.
+    position.pull(&source, &mut sink);
+    assert_eq!(
+        sink.stored["INS-0005"]["updated_at"],
+        "2026-12-01T10:00:00Z"
+    );
+    assert_eq!(
+        sink.stored["INS-0190"]["updated_at"],
+        "2026-12-01T11:00:00Z"
+    );
 }
 
 #[test]
@@ -397,10 +472,13 @@ fn an_expired_cursor_on_resume_starts_the_pass_over() {
         format!("[paging]\nstyle = \"cursor\"\ncursor_path = \"meta.next_cursor\"\n{INCREMENTAL}");
     let source = source(&server, "", &tables, json_body());
     let mut sink = MemorySink::default();
+    // The interrupted pass asked for everything (a full pass); the cursor of complete passes is
+    // already at the newest value. Starting over, the pass still asks for everything.
     let outcome = pull(
         &source,
         &mut sink,
         PullStart {
+            watermark: Some(newest(&served)),
             resume: Some(Checkpoint {
                 pass_watermark: None,
                 next: PageRequest::Cursor("c100".to_string()),
@@ -411,17 +489,23 @@ fn an_expired_cursor_on_resume_starts_the_pass_over() {
         },
     );
     assert!(outcome.restarted);
+    assert!(server
+        .requests()
+        .iter()
+        .all(|(_, q)| !q.contains("updated_since")));
     sink.assert_holds(&served);
     sink.assert_each_once();
-    assert_eq!(outcome.watermark, Some(newest(&served)));
+    assert_eq!(outcome.seen_max, Some(newest(&served)));
 }
 
 #[test]
 fn ordered_apis_advance_the_cursor_with_every_stored_page() {
     let served = records(200);
-    let server = ApiServer::start(served.clone(), Style::Page, Body::Json, 50);
+    let server = ApiServer::start(served.clone(), Style::Cursor, Body::Json, 50);
     server.fault(Some(2), 100, Fault::Status(500));
-    let tables = format!("{}ordered = true\n", page_style(50));
+    let tables = format!(
+        "[paging]\nstyle = \"cursor\"\ncursor_path = \"meta.next_cursor\"\n{INCREMENTAL}ordered = true\n"
+    );
     let source = source(&server, "", &tables, json_body());
     let mut sink = MemorySink::default();
     assert!(source.pull(PullStart::default(), &mut sink).is_err());
@@ -446,6 +530,17 @@ fn a_post_query_api_gets_its_parameters_in_the_body() {
     pull(&source, &mut sink, PullStart::default());
     sink.assert_holds(&served);
     sink.assert_each_once();
+    // Numbers go as numbers, the incremental value as text (a zero-padded id stays as it is).
+    let start = PullStart {
+        watermark: Some("000123".to_string()),
+        ..PullStart::default()
+    };
+    pull(&source, &mut sink, start);
+    let bodies = server.state.lock().unwrap().bodies.clone();
+    assert_eq!(bodies[1]["offset"], 40);
+    assert_eq!(bodies[1]["limit"], 40);
+    assert_eq!(bodies[1]["status"], "all");
+    assert_eq!(bodies.last().unwrap()["updated_since"], "000123");
 }
 
 #[test]
@@ -464,4 +559,87 @@ fn a_pull_works_from_inside_an_async_runtime() {
         .unwrap();
     sink.assert_holds(&served);
     sink.assert_each_once();
+}
+
+#[test]
+fn a_next_link_to_another_origin_is_not_followed() {
+    let server = ApiServer::start(records(100), Style::Link, Body::Json, 50);
+    server.state.lock().unwrap().foreign_links = true;
+    let source = source(&server, "", "[paging]\nstyle = \"link\"\n", json_body());
+    let mut sink = MemorySink::default();
+    let error = source
+        .pull(PullStart::default(), &mut sink)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("not followed"), "{error}");
+    assert_eq!(server.requests().len(), 1);
+    // A page whose continuation cannot be followed is not stored: the pull stops before it, and
+    // the records stay at the API until the link is fixed.
+    assert_eq!(sink.pages, 0);
+}
+
+#[test]
+fn a_renamed_cursor_field_stops_the_pull_instead_of_ending_it_quietly() {
+    let server = ApiServer::start(records(100), Style::Cursor, Body::Json, 50);
+    server.state.lock().unwrap().cursor_key = "next".to_string();
+    let tables = "[paging]\nstyle = \"cursor\"\ncursor_path = \"meta.next_cursor\"\n";
+    let source = source(&server, "", tables, json_body());
+    let mut sink = MemorySink::default();
+    let error = source
+        .pull(PullStart::default(), &mut sink)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("meta.next_cursor"), "{error}");
+    assert!(
+        sink.checkpoint.is_none() && sink.pages == 0,
+        "no page stored"
+    );
+}
+
+#[test]
+fn a_page_larger_than_allowed_fails_without_a_retry() {
+    let server = ApiServer::start(records(100), Style::Page, Body::Json, 50);
+    let source = source(
+        &server,
+        "max_page_bytes = 2000",
+        &page_style(50),
+        json_body(),
+    );
+    let mut sink = MemorySink::default();
+    let error = source
+        .pull(PullStart::default(), &mut sink)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("max_page_bytes"), "{error}");
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[test]
+fn a_record_without_its_id_is_kept_by_content_and_says_so() {
+    let mut served = records(30);
+    served[3].as_object_mut().unwrap().remove("id");
+    let server = ApiServer::start(served, Style::Page, Body::Json, 50);
+    let source = source(&server, "", &page_style(50), json_body());
+    let mut sink = MemorySink::default();
+    pull(&source, &mut sink, PullStart::default());
+    assert_eq!(sink.stored.len(), 30);
+    let (key, problems) = sink.problems.iter().next().unwrap();
+    assert!(key.starts_with("sha256:"), "{key}");
+    assert!(problems[0].contains("has no id"), "{problems:?}");
+}
+
+#[test]
+fn settings_that_would_lose_or_double_records_are_refused() {
+    let check = |text: &str| -> String {
+        let settings: HttpSettings = toml::from_str(text).unwrap();
+        settings.validate().unwrap_err()
+    };
+    let error = check("url = \"https://api.example/x\"\n[incremental]\nparam = \"since\"\nfield = \"updated_at\"\n");
+    assert!(error.contains("id_field"), "{error}");
+    let error = check("url = \"https://api.example/x\"\nid_field = \"id\"\n[paging]\nstyle = \"offset\"\n[incremental]\nparam = \"since\"\nfield = \"updated_at\"\nordered = true\n");
+    assert!(error.contains("cursor or link"), "{error}");
+    let error = check("url = \"http://api.example/x\"\n");
+    assert!(error.contains("https"), "{error}");
+    let error = check("url = \"https://user:pw@api.example/x\"\n");
+    assert!(error.contains("password"), "{error}");
 }

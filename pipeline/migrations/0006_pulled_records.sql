@@ -16,7 +16,8 @@ CREATE TABLE pulled_records (
 
 CREATE TABLE pull_positions (
     source          TEXT PRIMARY KEY,
-    watermark       TEXT,            -- incremental value for the next pass
+    watermark       TEXT,            -- incremental value the next pass asks with
+    previous_max    TEXT,            -- highest incremental value the last complete pass saw
     pass            TEXT,            -- the pass in progress, if interrupted
     pass_full       INTEGER NOT NULL DEFAULT 0,
     checkpoint      TEXT,            -- JSON: where the interrupted pass resumes

@@ -196,13 +196,14 @@ pub struct AlertSettings {
     /// IT staff who are mailed when a source keeps failing (and when it works again).
     #[serde(default)]
     pub it_recipients: Vec<String>,
-    /// After this many failed pulls in a row IT staff are told. Default 3.
-    #[serde(default = "default_report_failures_after")]
-    pub report_failures_after: usize,
+    /// IT staff are told when a source's pulls have all failed for this many minutes (the
+    /// daemon's quick retries of a short outage do not add up to a mail). Default 60.
+    #[serde(default = "default_report_failing_after_minutes")]
+    pub report_failing_after_minutes: u64,
 }
 
-fn default_report_failures_after() -> usize {
-    3
+fn default_report_failing_after_minutes() -> u64 {
+    60
 }
 
 fn default_max_records() -> usize {

@@ -361,6 +361,9 @@ fn check_command(cli: &Cli, config_path: &Path, connect: bool) -> Result<ExitCod
                 println!("ok: {} files checked, no problems", report.checked.len());
             } else {
                 println!("{} problem(s)", report.problems.len());
+                if connect {
+                    println!("no source was tried: fix the problems above first");
+                }
             }
         }
     }

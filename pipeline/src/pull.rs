@@ -14,7 +14,9 @@ use regbridge_connectors::source::{list_files_with_skips, read_file, sha256_hex}
 use crate::config::{Config, Origin, SourceConfig};
 use crate::intake::display_name;
 use crate::run::RunError;
-use crate::state::{InputRecord, PageCounts, PassPage, PullRow, StateError, StateStore};
+use crate::state::{
+    InputRecord, PageCounts, PassPage, PullHealth, PullRow, StateError, StateStore, Withdraw,
+};
 
 /// How to pull.
 #[derive(Debug, Clone, Copy, Default)]
@@ -48,6 +50,9 @@ pub struct HttpPullReport {
     pub changed_records: usize,
     /// Records a full pass no longer found at the API, removed from the store.
     pub withdrawn: usize,
+    /// Records a full pass did not see but kept, because the pass looked incomplete (it missed
+    /// more than a tenth of them); `regbridge pull --full` withdraws them.
+    pub withdrawal_held: usize,
     /// The incremental value the next pull asks with.
     pub watermark: Option<String>,
     /// Whether this pull continued an interrupted one, and whether it had to start over.
@@ -145,7 +150,7 @@ struct HttpPull<'a> {
 impl HttpPull<'_> {
     fn run(&self, store: &mut StateStore) -> Result<PullSummary, RunError> {
         let started = Utc::now().to_rfc3339();
-        let failures_before = consecutive_failures(store, self.name)?;
+        let before = health_of(store, self.name)?;
         let result = self.pages(store);
         let mut row = PullRow {
             run_id: self.run_id.to_string(),
@@ -168,8 +173,8 @@ impl HttpPull<'_> {
             Err(e) => row.error = Some(e.to_string()),
         }
         store.record_pull(&row)?;
-        let failures = consecutive_failures(store, self.name)?;
-        self.tell_it_staff(store, failures_before, failures, row.error.as_deref())?;
+        let after = health_of(store, self.name)?;
+        self.tell_it_staff(store, before.as_ref(), after.as_ref())?;
         result
     }
 
@@ -193,13 +198,14 @@ impl HttpPull<'_> {
             || (resume.is_some() && position.pass_full);
         let start = PullStart {
             watermark: position.watermark.clone(),
+            previous_max: position.previous_max.clone(),
             resume,
             full: self.options.full,
         };
         let mut sink = StoreSink {
             store,
             source: self.name,
-            pass: &pass,
+            pass,
             full,
             endpoint: api.endpoint().to_string(),
             run_id: self.run_id,
@@ -210,7 +216,8 @@ impl HttpPull<'_> {
         let outcome = api
             .pull(start, &mut sink)
             .map_err(|e| failed(e.to_string()))?;
-        let (counts, new_inputs, notes) = (sink.counts, sink.new_inputs, sink.notes);
+        let (counts, new_inputs, mut notes, pass) =
+            (sink.counts, sink.new_inputs, sink.notes, sink.pass);
         let at = Utc::now().to_rfc3339();
         let finished = PassPage {
             source: self.name,
@@ -218,7 +225,25 @@ impl HttpPull<'_> {
             full,
             at: &at,
         };
-        let withdrawn = store.finish_pass(finished, outcome.watermark.as_deref())?;
+        let withdraw = match (full, self.options.full) {
+            (false, _) => Withdraw::Never,
+            (true, false) => Withdraw::Guarded,
+            (true, true) => Withdraw::All,
+        };
+        let watermarks = (outcome.watermark.as_deref(), outcome.seen_max.as_deref());
+        let withdrawal = store.finish_pass(finished, watermarks, withdraw)?;
+        if withdrawal.held > 0 {
+            tracing::warn!(
+                source = self.name,
+                held = withdrawal.held,
+                "a full pull missed many stored records; kept them (pull --full withdraws them)"
+            );
+            notes.push(format!(
+                "the pull did not see {} stored records (more than a tenth, or it saw none); they are kept until `regbridge pull --full` confirms the API dropped them",
+                withdrawal.held
+            ));
+        }
+        let withdrawn = withdrawal.withdrawn;
         tracing::info!(
             source = self.name,
             pages = outcome.pages,
@@ -239,6 +264,7 @@ impl HttpPull<'_> {
                 new_records: counts.new,
                 changed_records: counts.changed,
                 withdrawn,
+                withdrawal_held: withdrawal.held,
                 watermark: outcome.watermark,
                 resumed: outcome.resumed,
                 restarted: outcome.restarted,
@@ -247,58 +273,64 @@ impl HttpPull<'_> {
         })
     }
 
-    /// Mails IT staff once when a source reaches `report_failures_after` failed pulls in a row,
-    /// and once when it works again after that.
+    /// Mails IT staff once when a source has been failing for `report_failing_after_minutes`,
+    /// and once when it works again after that; retries within a failure do not add mails.
     fn tell_it_staff(
         &self,
         store: &mut StateStore,
-        before: usize,
-        now: usize,
-        error: Option<&str>,
+        before: Option<&PullHealth>,
+        after: Option<&PullHealth>,
     ) -> Result<(), RunError> {
         let alerts = &self.config.alerts;
-        let threshold = alerts.report_failures_after.max(1);
         if alerts.it_recipients.is_empty() {
             return Ok(());
         }
+        let key = format!("it:{}", self.name);
         let institution = self
             .config
             .institutions
             .get(&self.source.institution)
             .map_or(self.source.institution.as_str(), |i| i.name.as_str());
         let endpoint = endpoint_of(&self.http.url);
-        let (subject, text) = if now == threshold {
-            (
-                format!("regbridge: source {} has failed {now} pulls in a row", self.name),
-                format!(
-                    "The source {} ({institution}) at {endpoint} has failed {now} pulls in a row.\n\n\
-                     Last error: {}\n\n\
-                     The other sources carry on. Publication keeps using the records stored before the failures, \
-                     and the institution's digest reports source.unreachable until a pull succeeds. \
-                     `regbridge status` shows every source's pulls; `regbridge check --connect` tries the API once.\n",
-                    self.name,
-                    error.unwrap_or("unknown"),
-                ),
-            )
-        } else if now == 0 && before >= threshold {
-            (
+        let failing_since = |h: Option<&PullHealth>| h.and_then(|h| h.failing_since.clone());
+        let (subject, text) = match (failing_since(before), failing_since(after), after) {
+            (_, Some(since), Some(now)) => {
+                let minutes = minutes_since(&since);
+                if minutes < alerts.report_failing_after_minutes
+                    || store.mail_queued_since(&key, &since)?
+                {
+                    return Ok(());
+                }
+                (
+                    format!("regbridge: source {} is failing", self.name),
+                    format!(
+                        "The source {} ({institution}) at {endpoint} has failed every pull for {minutes} minutes ({} pulls).\n\n\
+                         Last error: {}\n\n\
+                         The other sources carry on. Publication keeps using the records stored before the failures, \
+                         and the institution's digest reports source.unreachable until a pull succeeds. \
+                         `regbridge status` shows every source's pulls; `regbridge check --connect` tries the API once.\n",
+                        self.name,
+                        now.consecutive_failures,
+                        now.last_error.as_deref().unwrap_or("unknown"),
+                    ),
+                )
+            }
+            (Some(since), None, _) if store.mail_queued_since(&key, &since)? => (
                 format!("regbridge: source {} works again", self.name),
                 format!(
-                    "The source {} ({institution}) at {endpoint} was pulled successfully after {before} failed pulls.\n",
+                    "The source {} ({institution}) at {endpoint} was pulled successfully again; it had failed since {since}.\n",
                     self.name
                 ),
-            )
-        } else {
-            return Ok(());
+            ),
+            _ => return Ok(()),
         };
-        let key = format!("it:{}", self.name);
         let mail = OutgoingMail {
             from: alerts.from.clone(),
             to: alerts.it_recipients.clone(),
             subject,
             text,
             html: None,
-            message_id: Some(format!("<{}.{key}@regbridge>", self.run_id).replace(':', "-")),
+            message_id: Some(format!("<{}.it-{}@regbridge>", self.run_id, self.name)),
             headers: vec![
                 ("Auto-Submitted".to_string(), "auto-generated".to_string()),
                 (
@@ -312,6 +344,8 @@ impl HttpPull<'_> {
             &Utc::now().to_rfc3339(),
             &[(key.clone(), mail)],
         )?;
+        // Sent now (the outbox keeps it if the mail server is down); other queued digests wait
+        // for their own job.
         let delivery =
             crate::run::deliver_where(self.config, store, &|queued: &str| queued == key)?;
         for e in delivery.errors {
@@ -321,19 +355,28 @@ impl HttpPull<'_> {
     }
 }
 
-fn consecutive_failures(store: &StateStore, source: &str) -> Result<usize, StateError> {
+/// Whole minutes from an RFC 3339 time until now (0 if it cannot be read).
+fn minutes_since(at: &str) -> u64 {
+    chrono::DateTime::parse_from_rfc3339(at).map_or(0, |t| {
+        u64::try_from((Utc::now() - t.with_timezone(&Utc)).num_minutes()).unwrap_or(0)
+    })
+}
+
+fn health_of(store: &StateStore, source: &str) -> Result<Option<PullHealth>, StateError> {
     Ok(store
         .pull_health()?
         .into_iter()
-        .find(|h| h.source == source)
-        .map_or(0, |h| h.consecutive_failures))
+        .find(|h| h.source == source))
 }
 
 /// Stores each page in the state database as it arrives.
 struct StoreSink<'a> {
     store: &'a mut StateStore,
     source: &'a str,
-    pass: &'a str,
+    /// The pass the pages belong to: the interrupted one being resumed, or a new one (this run's
+    /// id) when a pass starts from its first page — also when a resumed pass has to start over,
+    /// so that what it withdraws is judged by what it saw itself.
+    pass: String,
     full: bool,
     endpoint: String,
     run_id: &'a str,
@@ -344,11 +387,14 @@ struct StoreSink<'a> {
 
 impl PageSink for StoreSink<'_> {
     fn store(&mut self, page: &Page) -> Result<(), String> {
+        if page.number == 1 {
+            self.pass = self.run_id.to_string();
+        }
         let at = Utc::now().to_rfc3339();
         let sha256 = sha256_hex(&page.bytes);
         let place = PassPage {
             source: self.source,
-            pass: self.pass,
+            pass: &self.pass,
             full: self.full,
             at: &at,
         };
@@ -363,11 +409,9 @@ impl PageSink for StoreSink<'_> {
                 .iter()
                 .map(|n| format!("{} {}: {n}", self.endpoint, page.request.describe())),
         );
-        // A page that brought something new is kept as delivered, for audit and freshness.
+        // A page that brought something new is kept as delivered, for audit and freshness. Its
+        // records are stored already: a failure here is reported, it does not fail the pull.
         if counts.new + counts.changed > 0 {
-            self.store
-                .archive(&sha256, &page.bytes)
-                .map_err(|e| e.to_string())?;
             let file = format!("{} {}", self.endpoint, page.request.describe());
             let input = InputRecord {
                 source: self.source,
@@ -376,10 +420,17 @@ impl PageSink for StoreSink<'_> {
                 bytes: page.bytes.len(),
                 records: page.records.len(),
             };
-            self.new_inputs += self
+            let kept = self
                 .store
-                .record_inputs(self.run_id, &at, &[input])
-                .map_err(|e| e.to_string())?;
+                .archive(&sha256, &page.bytes)
+                .and_then(|()| self.store.record_inputs(self.run_id, &at, &[input]));
+            match kept {
+                Ok(new) => self.new_inputs += new,
+                Err(e) => {
+                    tracing::warn!(source = self.source, error = %e, "page not archived");
+                    self.notes.push(format!("{file}: not archived: {e}"));
+                }
+            }
         }
         Ok(())
     }

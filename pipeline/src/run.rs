@@ -696,8 +696,16 @@ fn read_stored(
     intake: &mut Intake,
 ) {
     let stored = store.map(|store| stored_input(store, reading.name, http));
+    // An API that answered a successful pull with no records has delivered (an empty set).
+    let pulled_ok = store
+        .and_then(|store| store.pull_health().ok())
+        .is_some_and(|health| {
+            health
+                .iter()
+                .any(|h| h.source == reading.name && h.last_ok_at.is_some())
+        });
     match stored {
-        Some(Ok(stored)) if !stored.decoded.records.is_empty() => {
+        Some(Ok(stored)) if !stored.decoded.records.is_empty() || pulled_ok => {
             let input = InputFile {
                 source: reading.name.to_string(),
                 file: stored.file,

@@ -92,6 +92,12 @@ pub struct ServerState {
     pub requests: Vec<(Instant, String)>,
     /// Tokens the cursor styles no longer accept (410 Gone, once each).
     pub expired_cursors: Vec<String>,
+    /// The key of the next cursor under `meta` (`next_cursor`).
+    pub cursor_key: String,
+    /// Link style: next links point to another host.
+    pub foreign_links: bool,
+    /// The JSON bodies of POST requests, as received.
+    pub bodies: Vec<Value>,
 }
 
 /// A running server; stops when dropped.
@@ -147,6 +153,9 @@ impl ApiServer {
             faults: VecDeque::new(),
             requests: Vec::new(),
             expired_cursors: Vec::new(),
+            cursor_key: "next_cursor".to_string(),
+            foreign_links: false,
+            bodies: Vec::new(),
         }));
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -281,6 +290,9 @@ async fn answer(
             .await
             .map(|b| b.to_bytes())
             .unwrap_or_default();
+        if let Ok(body) = serde_json::from_slice::<Value>(&bytes) {
+            state.lock().unwrap().bodies.push(body);
+        }
         if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(&bytes) {
             for (k, v) in map {
                 let text = match v {
@@ -358,19 +370,35 @@ async fn answer(
             .map(<[Value]>::to_vec)
             .unwrap_or_default();
         let more = end < selected.len();
+        let link_origin = if s.foreign_links {
+            "http://other.example".to_string()
+        } else {
+            String::new()
+        };
+        let cursor_key = s.cursor_key.clone();
         (
             fault,
-            (slice, start, end, more, page_index, s.style, s.body, since),
+            (
+                slice,
+                end,
+                more,
+                page_index,
+                s.style,
+                s.body,
+                since,
+                link_origin,
+                cursor_key,
+            ),
         )
     };
-    let (slice, _start, end, more, page_index, style, body_format, since) = page;
+    let (slice, end, more, page_index, style, body_format, since, link_origin, cursor_key) = page;
 
     let next_cursor = more.then(|| format!("c{end}"));
     let body: Vec<u8> = match body_format {
         Body::Json => {
             let mut meta = json!({ "count": slice.len() });
             if style == Style::Cursor {
-                meta["next_cursor"] = next_cursor.clone().map_or(Value::Null, Value::String);
+                meta[cursor_key.as_str()] = next_cursor.clone().map_or(Value::Null, Value::String);
             }
             serde_json::to_vec(&json!({ "data": slice, "meta": meta })).unwrap()
         }
@@ -409,7 +437,7 @@ async fn answer(
         }
     }
     if style == Style::Link && more {
-        let mut next = format!("/api/inspections?page={}", page_index + 2);
+        let mut next = format!("{link_origin}/api/inspections?page={}", page_index + 2);
         if let Some(since) = since {
             next.push_str(&format!("&updated_since={since}"));
         }

@@ -15,7 +15,9 @@ use regbridge_connectors::sink::mail::OutgoingMail;
 
 mod pulled;
 
-pub use pulled::{PageCounts, PassPage, PullHealth, PullPosition, PullRow, StoredRecord};
+pub use pulled::{
+    PageCounts, PassPage, PullHealth, PullPosition, PullRow, StoredRecord, Withdraw, Withdrawal,
+};
 
 /// Migrations in order; the database's `user_version` says how many are applied.
 const MIGRATIONS: &[&str] = &[
@@ -122,6 +124,10 @@ impl StateStore {
     pub fn open_writer(dir: &Path, holder: &str) -> Result<StateStore, StateError> {
         let busy = "another regbridge process is writing the state database";
         let lock = take_lock(dir, LOCK, holder, busy)?;
+        // The database holds HTTP sources' raw records (names, dates of birth): owner-only, like the
+        // archive. SQLite gives its -wal and -shm files the same permissions.
+        let path = dir.join(DATABASE);
+        keep_private(&path).map_err(|source| StateError::Io { path, source })?;
         let mut store = StateStore::open_connection(dir)?;
         store.migrate()?;
         // Holding the lock, any run still marked as running was cut short (a killed process).
@@ -725,6 +731,31 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.sync_all()
 }
 
+/// Creates `path` readable by its owner only, or takes group and other access away from it.
+#[cfg(unix)]
+fn keep_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if !path.exists() {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)?;
+        return Ok(());
+    }
+    let mode = std::fs::metadata(path)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o700))?;
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn keep_private(_: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
 #[cfg(not(unix))]
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::write(path, bytes)
@@ -764,6 +795,26 @@ mod tests {
             field: Some("birth_date".into()),
             detail: None,
             child_id: None,
+        }
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn the_database_is_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DATABASE);
+        // An older database left readable by everyone is tightened too.
+        std::fs::write(&path, b"").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let store = StateStore::open_writer(dir.path(), "test").unwrap();
+        store.begin_run("r1", "run", "t0").unwrap();
+        for name in [DATABASE, "state.sqlite-wal"] {
+            let mode = std::fs::metadata(dir.path().join(name))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o077, 0, "{name}: {mode:o}");
         }
     }
 

@@ -12,8 +12,10 @@ use super::{StateError, StateStore};
 /// Where a source's pulls stand.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PullPosition {
-    /// The incremental value for the next pass.
+    /// The incremental value the next pass asks with.
     pub watermark: Option<String>,
+    /// The highest incremental value the last complete pass saw.
+    pub previous_max: Option<String>,
     /// The interrupted pass, if any: its id, whether it is a full pass, and where it resumes.
     pub pass: Option<String>,
     pub pass_full: bool,
@@ -46,6 +48,24 @@ pub struct PassPage<'a> {
     pub at: &'a str,
 }
 
+/// How far a full pass may withdraw the records it did not see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Withdraw {
+    /// Not at all (an incremental pass sees only what changed).
+    Never,
+    /// Unless the pass saw nothing, or missed more than a tenth of the stored records.
+    Guarded,
+    /// Whatever it missed (`regbridge pull --full`, asked for by a person).
+    All,
+}
+
+/// What a full pass withdrew, and what it kept because the pass looked incomplete.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Withdrawal {
+    pub withdrawn: usize,
+    pub held: usize,
+}
+
 /// One pull, for the history.
 #[derive(Debug, Clone, Default)]
 pub struct PullRow {
@@ -72,6 +92,8 @@ pub struct PullHealth {
     pub last_error: Option<String>,
     /// Failed pulls since the last one that succeeded.
     pub consecutive_failures: usize,
+    /// When the first of those failed pulls started.
+    pub failing_since: Option<String>,
     pub records: usize,
 }
 
@@ -81,26 +103,29 @@ impl StateStore {
         let row = self
             .connection
             .query_row(
-                "SELECT watermark, pass, pass_full, checkpoint FROM pull_positions WHERE source = ?1",
+                "SELECT watermark, previous_max, pass, pass_full, checkpoint FROM pull_positions \
+                 WHERE source = ?1",
                 params![source],
                 |row| {
                     Ok((
                         row.get::<_, Option<String>>(0)?,
                         row.get::<_, Option<String>>(1)?,
-                        row.get::<_, bool>(2)?,
-                        row.get::<_, Option<String>>(3)?,
+                        row.get::<_, Option<String>>(2)?,
+                        row.get::<_, bool>(3)?,
+                        row.get::<_, Option<String>>(4)?,
                     ))
                 },
             )
             .optional()
             .map_err(self.db())?;
-        let Some((watermark, pass, pass_full, checkpoint)) = row else {
+        let Some((watermark, previous_max, pass, pass_full, checkpoint)) = row else {
             return Ok(PullPosition::default());
         };
         // A checkpoint that no longer reads (written by another version) means starting over.
         let checkpoint = checkpoint.and_then(|c| serde_json::from_str(&c).ok());
         Ok(PullPosition {
             watermark,
+            previous_max,
             pass: pass.filter(|_| checkpoint.is_some()),
             pass_full,
             checkpoint,
@@ -161,38 +186,50 @@ impl StateStore {
         })
     }
 
-    /// Ends a complete pass: the cursor moves to `watermark` and the checkpoint is cleared. After a
-    /// full pass, records the API no longer has (not delivered by this pass) are withdrawn, unless
-    /// the pass delivered nothing at all (an API answering empty by mistake must not wipe the
-    /// source). Returns how many were withdrawn.
+    /// Ends a complete pass: the cursor moves to `watermark`, the pass's highest value is kept for
+    /// the next one, and the checkpoint is cleared. After a full pass, records the API no longer
+    /// has (not delivered by this pass) are withdrawn as `withdraw` allows.
     pub fn finish_pass(
         &mut self,
         at: PassPage<'_>,
-        watermark: Option<&str>,
-    ) -> Result<usize, StateError> {
+        (watermark, seen_max): (Option<&str>, Option<&str>),
+        withdraw: Withdraw,
+    ) -> Result<Withdrawal, StateError> {
         self.in_transaction(|tx| {
             tx.execute(
-                "INSERT INTO pull_positions (source, watermark, pass, pass_full, checkpoint, updated_at) \
-                 VALUES (?1, ?2, NULL, 0, NULL, ?3) \
-                 ON CONFLICT (source) DO UPDATE SET watermark = excluded.watermark, pass = NULL, \
-                 pass_full = 0, checkpoint = NULL, updated_at = excluded.updated_at",
-                params![at.source, watermark, at.at],
+                "INSERT INTO pull_positions (source, watermark, previous_max, pass, pass_full, \
+                 checkpoint, updated_at) VALUES (?1, ?2, ?3, NULL, 0, NULL, ?4) \
+                 ON CONFLICT (source) DO UPDATE SET watermark = excluded.watermark, \
+                 previous_max = excluded.previous_max, pass = NULL, pass_full = 0, \
+                 checkpoint = NULL, updated_at = excluded.updated_at",
+                params![at.source, watermark, seen_max, at.at],
             )?;
-            if !at.full {
-                return Ok(0);
+            if !at.full || withdraw == Withdraw::Never {
+                return Ok(Withdrawal::default());
             }
-            let delivered: i64 = tx.query_row(
-                "SELECT COUNT(*) FROM pulled_records WHERE source = ?1 AND pass = ?2",
-                params![at.source, at.pass],
-                |row| row.get(0),
-            )?;
-            if delivered == 0 {
-                return Ok(0);
+            let count = |sql: &str| -> rusqlite::Result<usize> {
+                let n: i64 = tx.query_row(sql, params![at.source, at.pass], |row| row.get(0))?;
+                Ok(usize::try_from(n).unwrap_or(0))
+            };
+            let delivered =
+                count("SELECT COUNT(*) FROM pulled_records WHERE source = ?1 AND pass = ?2")?;
+            let missing =
+                count("SELECT COUNT(*) FROM pulled_records WHERE source = ?1 AND pass <> ?2")?;
+            // An API that answers with nothing, or stops early (an empty page from a lagging
+            // replica), must not wipe the source: a pass that misses more than a tenth of what is
+            // stored withdraws nothing unless asked to explicitly.
+            let suspicious = delivered == 0 || missing * 10 > delivered + missing;
+            if missing == 0 || (suspicious && withdraw == Withdraw::Guarded) {
+                return Ok(Withdrawal {
+                    withdrawn: 0,
+                    held: missing,
+                });
             }
-            tx.execute(
+            let withdrawn = tx.execute(
                 "DELETE FROM pulled_records WHERE source = ?1 AND pass <> ?2",
                 params![at.source, at.pass],
-            )
+            )?;
+            Ok(Withdrawal { withdrawn, held: 0 })
         })
     }
 
@@ -248,25 +285,28 @@ impl StateStore {
     /// pulls have failed since.
     pub fn pull_health(&self) -> Result<Vec<PullHealth>, StateError> {
         let rows = self.query(
-            "SELECT source, finished_at, ok, error FROM pulls ORDER BY source, finished_at DESC, run_id DESC",
+            "SELECT source, started_at, finished_at, ok, error FROM pulls \
+             ORDER BY source, finished_at DESC, run_id DESC",
             [],
             |row| {
                 Ok((
                     row.get::<_, String>(0)?,
                     row.get::<_, String>(1)?,
-                    row.get::<_, bool>(2)?,
-                    row.get::<_, Option<String>>(3)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, bool>(3)?,
+                    row.get::<_, Option<String>>(4)?,
                 ))
             },
         )?;
         let mut health: Vec<PullHealth> = Vec::new();
-        for (source, finished_at, ok, error) in rows {
+        for (source, started_at, finished_at, ok, error) in rows {
             match health.last_mut() {
                 Some(h) if h.source == source => {
                     if ok && h.last_ok_at.is_none() {
                         h.last_ok_at = Some(finished_at);
                     } else if !ok && h.last_ok_at.is_none() {
                         h.consecutive_failures += 1;
+                        h.failing_since = Some(started_at);
                     }
                 }
                 _ => health.push(PullHealth {
@@ -275,6 +315,7 @@ impl StateStore {
                     last_pull_at: finished_at,
                     last_error: if ok { None } else { error },
                     consecutive_failures: usize::from(!ok),
+                    failing_since: (!ok).then_some(started_at),
                     records: 0,
                 }),
             }
@@ -291,5 +332,20 @@ impl StateStore {
             h.records = usize::try_from(count).unwrap_or(0);
         }
         Ok(health)
+    }
+}
+
+impl StateStore {
+    /// Whether a mail keyed `key` (an institution, or `it:<source>`) was queued at or after `since`.
+    pub fn mail_queued_since(&self, key: &str, since: &str) -> Result<bool, StateError> {
+        let n: i64 = self
+            .connection
+            .query_row(
+                "SELECT COUNT(*) FROM alert_outbox WHERE institution = ?1 AND created_at >= ?2",
+                params![key, since],
+                |row| row.get(0),
+            )
+            .map_err(self.db())?;
+        Ok(n > 0)
     }
 }

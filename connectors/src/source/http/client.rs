@@ -148,14 +148,15 @@ pub(super) fn build_client(settings: &HttpSettings) -> Result<reqwest::Client, H
         .connect_timeout(Duration::from_secs_f64(settings.timeout_secs.min(30.0)))
         .user_agent(concat!("regbridge/", env!("CARGO_PKG_VERSION")))
         .default_headers(default_headers(settings)?)
-        // The credentials (an API key in any header) never follow a redirect to another host: such a
-        // redirect is not followed and the pull fails with its status.
+        // The credentials (an API key in any header) never follow a redirect to another origin
+        // (scheme, host, port): such a redirect is not followed and the pull fails with its status.
         .redirect(reqwest::redirect::Policy::custom(|attempt| {
-            let same_host = attempt
-                .previous()
-                .first()
-                .is_some_and(|first| first.host_str() == attempt.url().host_str());
-            if same_host && attempt.previous().len() <= 5 {
+            let same_origin = attempt.previous().first().is_some_and(|first| {
+                first.scheme() == attempt.url().scheme()
+                    && first.host_str() == attempt.url().host_str()
+                    && first.port_or_known_default() == attempt.url().port_or_known_default()
+            });
+            if same_origin && attempt.previous().len() <= 5 {
                 attempt.follow()
             } else {
                 attempt.stop()

@@ -122,8 +122,11 @@ pub trait PageSink {
 /// Where a pull starts.
 #[derive(Debug, Clone, Default)]
 pub struct PullStart {
-    /// The incremental value the last complete pass reached.
+    /// The incremental value a fresh pass asks with ([`PullOutcome::watermark`] of the last
+    /// complete pass).
     pub watermark: Option<String>,
+    /// The highest incremental value the last complete pass saw ([`PullOutcome::seen_max`]).
+    pub previous_max: Option<String>,
     /// An interrupted pass to resume.
     pub resume: Option<Checkpoint>,
     /// Ask for everything, ignoring the incremental value (a `--full` re-pull).
@@ -137,8 +140,13 @@ pub struct PullOutcome {
     pub pages: u32,
     /// Records received in this pull (a record delivered twice counts twice).
     pub records: usize,
-    /// The incremental value for the next pass.
+    /// The incremental value the next pass asks with. For an API that does not sort by it, this
+    /// lags one pass: the highest value the *previous* pass saw. A record changed while this pass
+    /// ran (perhaps on a page already read) has a value at or above that, so the next pass gets
+    /// it. For an `ordered` API paged by cursor or link it is this pass's highest value.
     pub watermark: Option<String>,
+    /// The highest incremental value this pass saw; give it back as [`PullStart::previous_max`].
+    pub seen_max: Option<String>,
     /// Whether it continued an interrupted pass.
     pub resumed: bool,
     /// Whether the server refused the resumed position and the pass started over.
@@ -192,6 +200,18 @@ impl HttpSource {
                 "an HTTP source's body must be json, json_lines or csv".to_string(),
             ));
         }
+        if let Paging::Cursor {
+            cursor_path: Some(_),
+            ..
+        } = &settings.paging
+        {
+            if !matches!(format, Format::Json(_)) {
+                return Err(HttpError::Config(
+                    "paging: cursor_path reads a JSON body; with json_lines or csv bodies use cursor_header"
+                        .to_string(),
+                ));
+            }
+        }
         client::build_client(&settings)?;
         let url = reqwest::Url::parse(&settings.url)
             .map_err(|e| HttpError::Config(format!("url: {e}")))?;
@@ -225,7 +245,12 @@ impl HttpSource {
             let client = client::build_client(&self.settings)?;
             let started = Instant::now();
             let first = PageRequest::First;
-            let fetched = self.fetch(&client, &first, None).await?;
+            // One try: `check --connect` says what it finds now, it does not wait it out.
+            let once = Retry {
+                max_attempts: 1,
+                ..self.settings.retry.clone()
+            };
+            let fetched = self.fetch_with(&client, &first, None, &once).await?;
             let more_pages = paging::next_request(
                 &self.settings.paging,
                 &first,
@@ -234,6 +259,13 @@ impl HttpSource {
                 &fetched.headers,
                 &fetched.url,
             )
+            .map_err(|problem| HttpError::Request {
+                endpoint: self.endpoint.clone(),
+                page: first.describe(),
+                attempts: 1,
+                problem,
+                status: Some(fetched.status),
+            })?
             .is_some();
             Ok(Probe {
                 status: fetched.status,
@@ -264,10 +296,11 @@ impl HttpSource {
             resumed: resume.is_some(),
             ..PullOutcome::default()
         };
-        let (mut pass_watermark, mut request, mut seen_max, mut pages) = match resume {
+        let (pass_watermark, mut request, mut seen_max, mut pages) = match resume {
             Some(c) => (c.pass_watermark, c.next, c.seen_max, c.pages),
-            None => (fresh_watermark.clone(), PageRequest::First, None, 0),
+            None => (fresh_watermark, PageRequest::First, None, 0),
         };
+        let ordered = incremental.is_some_and(|i| i.ordered);
         loop {
             let fetched = match self
                 .fetch(&client, &request, pass_watermark.as_deref())
@@ -276,12 +309,11 @@ impl HttpSource {
                 Ok(fetched) => fetched,
                 Err(e) if outcome.resumed && !outcome.restarted && pages_refused(&e) => {
                     // The server no longer knows the resumed position (an expired cursor, say):
-                    // start the pass over; records already stored are replaced, not doubled.
+                    // the same pass (same incremental value) starts over from its first page;
+                    // records already stored are replaced, not doubled.
                     tracing::warn!(endpoint = %self.endpoint, error = %e, "resume refused; starting the pass over");
                     outcome.restarted = true;
-                    pass_watermark = fresh_watermark.clone();
                     request = PageRequest::First;
-                    seen_max = None;
                     pages = 0;
                     continue;
                 }
@@ -299,14 +331,21 @@ impl HttpSource {
                 fetched.body.as_ref(),
                 &fetched.headers,
                 &fetched.url,
-            );
+            )
+            .and_then(|next| self.same_origin(next))
+            .map_err(|problem| HttpError::Request {
+                endpoint: self.endpoint.clone(),
+                page: request.describe(),
+                attempts: 1,
+                problem,
+                status: Some(fetched.status),
+            })?;
             if next.is_some() && pages >= self.settings.max_pages {
                 return Err(HttpError::TooManyPages {
                     endpoint: self.endpoint.clone(),
                     max_pages: self.settings.max_pages,
                 });
             }
-            let ordered = incremental.is_some_and(|i| i.ordered);
             let page = Page {
                 number: pages,
                 request: request.clone(),
@@ -335,14 +374,39 @@ impl HttpSource {
                 None => break,
             }
         }
-        outcome.watermark = match (pass_watermark, seen_max) {
-            (Some(old), Some(seen)) => Some(cursor_max(Some(old), &seen)),
-            (old, seen) => seen.or(old),
-        };
-        if incremental.is_none() {
-            outcome.watermark = None;
+        if incremental.is_some() {
+            let lagging = if ordered {
+                seen_max.clone()
+            } else {
+                start.previous_max
+            };
+            outcome.watermark = match (pass_watermark, lagging) {
+                (Some(asked), Some(seen)) => Some(cursor_max(Some(asked), &seen)),
+                (asked, seen) => seen.or(asked),
+            };
+            outcome.seen_max = seen_max;
         }
         Ok(outcome)
+    }
+
+    /// A next page the server named by URL must be on the configured origin (scheme, host and
+    /// port): the credentials go with every request.
+    fn same_origin(&self, next: Option<PageRequest>) -> Result<Option<PageRequest>, String> {
+        if let Some(PageRequest::Url(url)) = &next {
+            let same = reqwest::Url::parse(url).is_ok_and(|u| {
+                u.scheme() == self.url.scheme()
+                    && u.host_str() == self.url.host_str()
+                    && u.port_or_known_default() == self.url.port_or_known_default()
+            });
+            if !same {
+                return Err(format!(
+                    "the next-page link points to {}, not to {}; not followed (the credentials would go with it)",
+                    endpoint_of(url),
+                    self.endpoint
+                ));
+            }
+        }
+        Ok(next)
     }
 
     /// Fetches one page, retrying what may pass.
@@ -352,7 +416,18 @@ impl HttpSource {
         request: &PageRequest,
         watermark: Option<&str>,
     ) -> Result<Fetched, HttpError> {
-        let retry = &self.settings.retry;
+        self.fetch_with(client, request, watermark, &self.settings.retry)
+            .await
+    }
+
+    /// [`Self::fetch`] with its own retry settings.
+    async fn fetch_with(
+        &self,
+        client: &reqwest::Client,
+        request: &PageRequest,
+        watermark: Option<&str>,
+        retry: &Retry,
+    ) -> Result<Fetched, HttpError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -419,13 +494,7 @@ impl HttpSource {
                 wait: retry::retry_after(&headers, SystemTime::now()),
             });
         }
-        let bytes = response.bytes().await.map_err(|e| Failure {
-            problem: format!("the body was cut short: {}", transport_problem(&e)),
-            status: Some(status.as_u16()),
-            retryable: true,
-            wait: None,
-        })?;
-        let bytes = bytes.to_vec();
+        let bytes = self.read_body(response).await?;
         let decoded = decode(&bytes, &self.format);
         if let Some(lost) = decoded.problems.iter().find(|p| p.lost) {
             return Err(Failure {
@@ -439,7 +508,12 @@ impl HttpSource {
             });
         }
         let body = match self.format {
-            Format::Json(_) => serde_json::from_slice(&bytes).ok(),
+            // As the decoder reads it: without a byte order mark, invalid bytes replaced.
+            Format::Json(_) => {
+                let text =
+                    String::from_utf8_lossy(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes));
+                serde_json::from_str(&text).ok()
+            }
             _ => None,
         };
         Ok(Fetched {
@@ -452,6 +526,46 @@ impl HttpSource {
         })
     }
 
+    /// The whole body, refused beyond `max_page_bytes` (one huge answer must not take the memory of
+    /// every other source's pull with it).
+    async fn read_body(&self, mut response: reqwest::Response) -> Result<Vec<u8>, Failure> {
+        let limit = self.settings.max_page_bytes;
+        let status = response.status().as_u16();
+        let too_big = |size: u64| {
+            Failure {
+            problem: format!(
+                "the page is larger than max_page_bytes ({limit} bytes, at least {size} sent); ask for smaller pages"
+            ),
+            status: Some(status),
+            retryable: false,
+            wait: None,
+        }
+        };
+        if let Some(length) = response.content_length().filter(|l| *l > limit) {
+            return Err(too_big(length));
+        }
+        let mut bytes = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    bytes.extend_from_slice(&chunk);
+                    if bytes.len() as u64 > limit {
+                        return Err(too_big(bytes.len() as u64));
+                    }
+                }
+                Ok(None) => return Ok(bytes),
+                Err(e) => {
+                    return Err(Failure {
+                        problem: format!("the body was cut short: {}", transport_problem(&e)),
+                        status: Some(status),
+                        retryable: true,
+                        wait: None,
+                    })
+                }
+            }
+        }
+    }
+
     /// The request for a page: the configured URL, query and body plus the paging and incremental
     /// parameters (a server-given next link is used as it is).
     fn request(
@@ -460,35 +574,37 @@ impl HttpSource {
         request: &PageRequest,
         watermark: Option<&str>,
     ) -> reqwest::RequestBuilder {
-        let mut parameters: Vec<(String, String)> = Vec::new();
+        // Configured query parameters always go in the query; paging and cursor parameters go in
+        // the query of a GET and in the JSON body of a POST.
+        let mut parameters: Vec<(String, Value)> = Vec::new();
         let url = match request {
             PageRequest::Url(next) => {
                 reqwest::Url::parse(next).unwrap_or_else(|_| self.url.clone())
             }
             _ => {
-                parameters.extend(self.settings.query.clone());
                 parameters.extend(request.parameters(&self.settings.paging));
                 if let (Some(incremental), Some(value)) = (&self.settings.incremental, watermark) {
-                    parameters.push((incremental.param.clone(), value.to_string()));
+                    parameters.push((incremental.param.clone(), Value::String(value.to_string())));
                 }
                 self.url.clone()
             }
         };
+        let configured: Vec<(&String, &String)> = match request {
+            PageRequest::Url(_) => Vec::new(),
+            _ => self.settings.query.iter().collect(),
+        };
         match self.settings.method {
-            Method::Get => client.get(url).query(&parameters),
+            Method::Get => {
+                let texts: Vec<(String, String)> = parameters
+                    .into_iter()
+                    .map(|(name, value)| (name, scalar_text(&value).unwrap_or_default()))
+                    .collect();
+                client.get(url).query(&configured).query(&texts)
+            }
             Method::Post => {
                 let mut body = self.settings.body.clone().unwrap_or_default();
-                let configured: Vec<&String> = self.settings.query.keys().collect();
-                let (query, in_body): (Vec<_>, Vec<_>) = parameters
-                    .into_iter()
-                    .partition(|(name, _)| configured.contains(&name));
-                for (name, value) in in_body {
-                    let value = value
-                        .parse::<u64>()
-                        .map_or_else(|_| Value::String(value.clone()), Value::from);
-                    body.insert(name, value);
-                }
-                client.post(url).query(&query).json(&body)
+                body.extend(parameters);
+                client.post(url).query(&configured).json(&body)
             }
         }
     }
@@ -501,28 +617,32 @@ impl HttpSource {
             .iter()
             .map(|record| {
                 let object = Value::Object(record.fields.clone());
-                let key = self
-                    .settings
-                    .id_field
-                    .as_deref()
-                    .and_then(|path| value_at(&object, path))
-                    .and_then(scalar_text)
-                    .unwrap_or_else(|| {
-                        let text = serde_json::to_string(&record.fields).unwrap_or_default();
-                        format!("sha256:{}", crate::source::sha256_hex(text.as_bytes()))
-                    });
+                let mut problems: Vec<String> = decoded
+                    .problems
+                    .iter()
+                    .filter(|p| p.location == record.location)
+                    .map(ToString::to_string)
+                    .collect();
+                let id = self.settings.id_field.as_deref().map(|path| {
+                    let id = value_at(&object, path).and_then(scalar_text);
+                    if id.is_none() {
+                        problems.push(format!(
+                            "{}: the record has no {path}; it is kept by its content, so a later version of it cannot replace this one",
+                            record.location
+                        ));
+                    }
+                    id
+                });
+                let key = id.flatten().unwrap_or_else(|| {
+                    let text = serde_json::to_string(&record.fields).unwrap_or_default();
+                    format!("sha256:{}", crate::source::sha256_hex(text.as_bytes()))
+                });
                 let cursor_value = self
                     .settings
                     .incremental
                     .as_ref()
                     .and_then(|i| value_at(&object, &i.field))
                     .and_then(scalar_text);
-                let problems = decoded
-                    .problems
-                    .iter()
-                    .filter(|p| p.location == record.location)
-                    .map(ToString::to_string)
-                    .collect();
                 PulledRecord {
                     key,
                     fields: record.fields.clone(),

@@ -24,13 +24,13 @@ pub enum PageRequest {
 }
 
 impl PageRequest {
-    /// The query (or body) parameters that ask for this page, and the URL to ask, if the server
-    /// gave one.
-    pub(super) fn parameters(&self, paging: &Paging) -> Vec<(String, String)> {
+    /// The parameters that ask for this page: numbers (page, offset, size) as JSON numbers, a
+    /// cursor token as a string, so that a POST body sends each as the API expects.
+    pub(super) fn parameters(&self, paging: &Paging) -> Vec<(String, Value)> {
         let mut parameters = Vec::new();
         let mut size = |param: &Option<String>, value: &Option<u32>| {
             if let (Some(param), Some(value)) = (param, value) {
-                parameters.push((param.clone(), value.to_string()));
+                parameters.push((param.clone(), Value::from(*value)));
             }
         };
         match paging {
@@ -51,9 +51,9 @@ impl PageRequest {
             } => size(size_param, page_size),
             Paging::Offset {
                 limit_param, limit, ..
-            } => parameters.push((limit_param.clone(), limit.to_string())),
+            } => parameters.push((limit_param.clone(), Value::from(*limit))),
         }
-        match (self, paging) {
+        let position = match (self, paging) {
             (
                 PageRequest::First,
                 Paging::Page {
@@ -61,23 +61,22 @@ impl PageRequest {
                     first_page,
                     ..
                 },
-            ) => {
-                parameters.push((page_param.clone(), first_page.to_string()));
-            }
+            ) => Some((page_param, Value::from(*first_page))),
             (PageRequest::Page(n), Paging::Page { page_param, .. }) => {
-                parameters.push((page_param.clone(), n.to_string()));
+                Some((page_param, Value::from(*n)))
             }
             (PageRequest::First, Paging::Offset { offset_param, .. }) => {
-                parameters.push((offset_param.clone(), "0".to_string()));
+                Some((offset_param, Value::from(0)))
             }
             (PageRequest::Offset(n), Paging::Offset { offset_param, .. }) => {
-                parameters.push((offset_param.clone(), n.to_string()));
+                Some((offset_param, Value::from(*n)))
             }
             (PageRequest::Cursor(token), Paging::Cursor { cursor_param, .. }) => {
-                parameters.push((cursor_param.clone(), token.clone()));
+                Some((cursor_param, Value::String(token.clone())))
             }
-            _ => {}
-        }
+            _ => None,
+        };
+        parameters.extend(position.map(|(name, value)| (name.clone(), value)));
         parameters
     }
 
@@ -94,7 +93,9 @@ impl PageRequest {
 }
 
 /// What the next request is after a page with `records` records, its parsed JSON body (if JSON)
-/// and its headers; `None` when this was the last page.
+/// and its headers; `Ok(None)` when this was the last page. A cursor path the body does not have
+/// at all is an error (a renamed field must not end a pull quietly); a last page says so with
+/// null or an empty value.
 pub(super) fn next_request(
     paging: &Paging,
     current: &PageRequest,
@@ -102,8 +103,8 @@ pub(super) fn next_request(
     body: Option<&Value>,
     headers: &reqwest::header::HeaderMap,
     url: &reqwest::Url,
-) -> Option<PageRequest> {
-    match paging {
+) -> Result<Option<PageRequest>, String> {
+    let next = match paging {
         Paging::None => None,
         Paging::Page { first_page, .. } => {
             let number = match current {
@@ -125,19 +126,28 @@ pub(super) fn next_request(
             ..
         } => {
             let token = match (cursor_path, cursor_header) {
-                (Some(path), _) => body.and_then(|b| value_at(b, path)).and_then(scalar_text),
+                (Some(path), _) => {
+                    let body =
+                        body.ok_or("the body is not a JSON document to read the cursor from")?;
+                    let value = value_at(body, path).ok_or_else(|| {
+                        format!("the body has no {path}; a last page must say so with null or an empty value")
+                    })?;
+                    scalar_text(value)
+                }
                 (None, Some(header)) => headers
                     .get(header.as_str())
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_string),
                 (None, None) => None,
-            }?;
-            let token = token.trim().to_string();
-            let same = matches!(current, PageRequest::Cursor(previous) if *previous == token);
-            (!token.is_empty() && !same).then_some(PageRequest::Cursor(token))
+            };
+            token.map(|t| t.trim().to_string()).and_then(|token| {
+                let same = matches!(current, PageRequest::Cursor(previous) if *previous == token);
+                (!token.is_empty() && !same).then_some(PageRequest::Cursor(token))
+            })
         }
         Paging::Link { .. } => next_link(headers, url).map(PageRequest::Url),
-    }
+    };
+    Ok(next)
 }
 
 /// The `rel="next"` target of the `Link` headers, resolved against the request's URL.
@@ -252,7 +262,7 @@ mod tests {
         let headers = reqwest::header::HeaderMap::new();
         let body = serde_json::json!({"meta": {"next": "abc"}});
         let next = |current: &PageRequest, body: &Value| {
-            next_request(&paging, current, 10, Some(body), &headers, &url)
+            next_request(&paging, current, 10, Some(body), &headers, &url).unwrap()
         };
         assert_eq!(
             next(&PageRequest::First, &body),
@@ -278,11 +288,11 @@ mod tests {
         let url = reqwest::Url::parse("https://h.example/").unwrap();
         let headers = reqwest::header::HeaderMap::new();
         assert_eq!(
-            next_request(&paging, &PageRequest::Offset(100), 50, None, &headers, &url),
+            next_request(&paging, &PageRequest::Offset(100), 50, None, &headers, &url).unwrap(),
             Some(PageRequest::Offset(150))
         );
         assert_eq!(
-            next_request(&paging, &PageRequest::Offset(150), 0, None, &headers, &url),
+            next_request(&paging, &PageRequest::Offset(150), 0, None, &headers, &url).unwrap(),
             None
         );
     }

@@ -47,6 +47,14 @@ pub struct HttpSettings {
     /// 100,000.
     #[serde(default = "default_max_pages")]
     pub max_pages: u32,
+    /// A page larger than this many bytes fails the pull instead of filling the memory. Default
+    /// 256 MiB.
+    #[serde(default = "default_max_page_bytes")]
+    pub max_page_bytes: u64,
+}
+
+fn default_max_page_bytes() -> u64 {
+    256 * 1024 * 1024
 }
 
 fn default_timeout() -> f64 {
@@ -323,6 +331,25 @@ impl HttpSettings {
         }
         if self.max_pages == 0 {
             return Err("max_pages must be 1 or more".to_string());
+        }
+        if let Some(incremental) = &self.incremental {
+            if self.id_field.is_none() {
+                return Err(
+                    "incremental pulls need id_field: a record sent again after a change must replace its earlier version"
+                        .to_string(),
+                );
+            }
+            if incremental.ordered
+                && !matches!(
+                    self.paging,
+                    Paging::Cursor { .. } | Paging::Link { .. } | Paging::None
+                )
+            {
+                return Err(
+                    "incremental.ordered needs cursor or link paging: with page numbers or offsets a record updated during the pull moves and another slips between pages"
+                        .to_string(),
+                );
+            }
         }
         Ok(())
     }
