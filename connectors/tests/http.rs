@@ -264,9 +264,10 @@ fn a_slow_answer_past_the_timeout_is_retried() {
     server.fault(Some(2), 1, Fault::Slow(Duration::from_secs(3)));
     let source = source(&server, "timeout_secs = 0.5", &page_style(50), json_body());
     let mut sink = MemorySink::default();
-    pull(&source, &mut sink, PullStart::default());
+    let outcome = pull(&source, &mut sink, PullStart::default());
     sink.assert_holds(&served);
     sink.assert_each_once();
+    assert_eq!(outcome.seen_max, Some(newest(&served)));
     assert_eq!(requests_for_page(&server, 3), 2);
 }
 
@@ -337,6 +338,7 @@ fn a_401_is_not_retried_and_no_message_holds_the_secret() {
     let error = source.pull(PullStart::default(), &mut sink).unwrap_err();
     assert_eq!(server.requests().len(), 1, "a 401 is not retried");
     assert_eq!(error.status(), Some(401));
+    assert!(sink.checkpoint.is_none(), "no progress recorded");
     let shown = format!("{error} {error:?} {source:?}");
     assert!(shown.contains("401"), "{shown}");
     assert!(!shown.contains("wrong-token-5521"), "{shown}");
