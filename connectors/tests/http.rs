@@ -639,9 +639,47 @@ fn settings_that_would_lose_or_double_records_are_refused() {
     let error = check("url = \"https://api.example/x\"\n[incremental]\nparam = \"since\"\nfield = \"updated_at\"\n");
     assert!(error.contains("id_field"), "{error}");
     let error = check("url = \"https://api.example/x\"\nid_field = \"id\"\n[paging]\nstyle = \"offset\"\n[incremental]\nparam = \"since\"\nfield = \"updated_at\"\nordered = true\n");
-    assert!(error.contains("cursor or link"), "{error}");
+    assert!(error.contains("needs cursor paging"), "{error}");
     let error = check("url = \"http://api.example/x\"\n");
     assert!(error.contains("https"), "{error}");
     let error = check("url = \"https://user:pw@api.example/x\"\n");
     assert!(error.contains("password"), "{error}");
+}
+
+#[test]
+fn a_full_page_without_its_cursor_header_stops_the_pull() {
+    let server = ApiServer::start(records(100), Style::CursorHeader, Body::Csv, 50);
+    let tables = "[paging]\nstyle = \"cursor\"\ncursor_header = \"X-Renamed-Cursor\"\npage_size = 50\nsize_param = \"limit\"\n";
+    let source = source(&server, "", tables, Format::Csv(CsvFormat::default()));
+    let mut sink = MemorySink::default();
+    let error = source
+        .pull(PullStart::default(), &mut sink)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("X-Renamed-Cursor"), "{error}");
+    assert_eq!(sink.pages, 0);
+}
+
+#[test]
+fn a_stored_next_link_to_another_origin_is_not_resumed() {
+    let served = records(120);
+    let server = ApiServer::start(served.clone(), Style::Link, Body::Json, 50);
+    let source = source(&server, "", "[paging]\nstyle = \"link\"\n", json_body());
+    let mut sink = MemorySink::default();
+    let outcome = pull(
+        &source,
+        &mut sink,
+        PullStart {
+            resume: Some(Checkpoint {
+                pass_watermark: None,
+                next: PageRequest::Url("https://old-host.example/api/inspections?page=2".into()),
+                seen_max: None,
+                pages: 1,
+            }),
+            ..PullStart::default()
+        },
+    );
+    assert!(outcome.restarted);
+    sink.assert_holds(&served);
+    sink.assert_each_once();
 }

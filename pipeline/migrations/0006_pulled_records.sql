@@ -9,6 +9,7 @@ CREATE TABLE pulled_records (
     problems        TEXT NOT NULL,   -- JSON array of decode problems (positions, never values)
     sha256          TEXT NOT NULL,   -- of `fields`: tells a changed record from a repeated one
     pass            TEXT NOT NULL,   -- the pass that last delivered it
+    missed          INTEGER NOT NULL DEFAULT 0, -- complete full passes in a row that did not see it
     first_pulled_at TEXT NOT NULL,
     changed_at      TEXT NOT NULL,
     PRIMARY KEY (source, key)
@@ -20,6 +21,7 @@ CREATE TABLE pull_positions (
     previous_max    TEXT,            -- highest incremental value the last complete pass saw
     pass            TEXT,            -- the pass in progress, if interrupted
     pass_full       INTEGER NOT NULL DEFAULT 0,
+    last_delivered  INTEGER,         -- records the last complete full pass delivered
     checkpoint      TEXT,            -- JSON: where the interrupted pass resumes
     updated_at      TEXT NOT NULL
 );

@@ -50,8 +50,11 @@ pub struct HttpPullReport {
     pub changed_records: usize,
     /// Records a full pass no longer found at the API, removed from the store.
     pub withdrawn: usize,
-    /// Records a full pass did not see but kept, because the pass looked incomplete (it missed
-    /// more than a tenth of them); `regbridge pull --full` withdraws them.
+    /// Records this full pass did not see for the first time: withdrawn if the next one misses
+    /// them too.
+    pub withdrawal_pending: usize,
+    /// Records a full pass did not see but kept, because it delivered nothing or a tenth fewer
+    /// records than the last one; `regbridge pull --full` withdraws them.
     pub withdrawal_held: usize,
     /// The incremental value the next pull asks with.
     pub watermark: Option<String>,
@@ -174,7 +177,10 @@ impl HttpPull<'_> {
         }
         store.record_pull(&row)?;
         let after = health_of(store, self.name)?;
-        self.tell_it_staff(store, before.as_ref(), after.as_ref())?;
+        // Telling IT staff must not turn one source's trouble into a failed run.
+        if let Err(e) = self.tell_it_staff(store, before.as_ref(), after.as_ref()) {
+            tracing::warn!(source = self.name, error = %e, "IT staff could not be told");
+        }
         result
     }
 
@@ -236,10 +242,10 @@ impl HttpPull<'_> {
             tracing::warn!(
                 source = self.name,
                 held = withdrawal.held,
-                "a full pull missed many stored records; kept them (pull --full withdraws them)"
+                "a full pull came back short; kept the records it did not see"
             );
             notes.push(format!(
-                "the pull did not see {} stored records (more than a tenth, or it saw none); they are kept until `regbridge pull --full` confirms the API dropped them",
+                "the pull delivered nothing or a tenth fewer records than the last full pull; the {} stored records it did not see are kept (`regbridge pull --full` withdraws them once the API is known to have dropped them)",
                 withdrawal.held
             ));
         }
@@ -264,6 +270,7 @@ impl HttpPull<'_> {
                 new_records: counts.new,
                 changed_records: counts.changed,
                 withdrawn,
+                withdrawal_pending: withdrawal.pending,
                 withdrawal_held: withdrawal.held,
                 watermark: outcome.watermark,
                 resumed: outcome.resumed,

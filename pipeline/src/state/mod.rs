@@ -127,7 +127,10 @@ impl StateStore {
         // The database holds HTTP sources' raw records (names, dates of birth): owner-only, like the
         // archive. SQLite gives its -wal and -shm files the same permissions.
         let path = dir.join(DATABASE);
-        keep_private(&path).map_err(|source| StateError::Io { path, source })?;
+        if let Err(e) = keep_private(&path) {
+            // Not ours to change (another user created it): say so, and carry on.
+            tracing::warn!(path = %path.display(), error = %e, "cannot make the state database owner-only");
+        }
         let mut store = StateStore::open_connection(dir)?;
         store.migrate()?;
         // Holding the lock, any run still marked as running was cut short (a killed process).

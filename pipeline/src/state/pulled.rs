@@ -53,16 +53,20 @@ pub struct PassPage<'a> {
 pub enum Withdraw {
     /// Not at all (an incremental pass sees only what changed).
     Never,
-    /// Unless the pass saw nothing, or missed more than a tenth of the stored records.
+    /// Records missed by two full passes in a row, unless this pass came back a tenth smaller
+    /// than the last one (a short answer).
     Guarded,
     /// Whatever it missed (`regbridge pull --full`, asked for by a person).
     All,
 }
 
-/// What a full pass withdrew, and what it kept because the pass looked incomplete.
+/// What a full pass withdrew, and what it kept.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Withdrawal {
     pub withdrawn: usize,
+    /// Missed by this pass for the first time: withdrawn if the next full pass misses them too.
+    pub pending: usize,
+    /// Kept because the pass delivered nothing or a tenth fewer records than the last one.
     pub held: usize,
 }
 
@@ -160,7 +164,7 @@ impl StateStore {
                     "INSERT INTO pulled_records (source, key, fields, problems, sha256, pass, \
                      first_pulled_at, changed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) \
                      ON CONFLICT (source, key) DO UPDATE SET fields = excluded.fields, \
-                     problems = excluded.problems, pass = excluded.pass, \
+                     problems = excluded.problems, pass = excluded.pass, missed = 0, \
                      changed_at = CASE WHEN sha256 = excluded.sha256 THEN changed_at \
                      ELSE excluded.changed_at END, sha256 = excluded.sha256",
                     params![at.source, record.key, fields, problems, sha256, at.pass, at.at],
@@ -188,7 +192,9 @@ impl StateStore {
 
     /// Ends a complete pass: the cursor moves to `watermark`, the pass's highest value is kept for
     /// the next one, and the checkpoint is cleared. After a full pass, records the API no longer
-    /// has (not delivered by this pass) are withdrawn as `withdraw` allows.
+    /// has (not delivered by this pass) are withdrawn as `withdraw` allows: never on a pass that
+    /// delivered nothing; with [`Withdraw::Guarded`], only records missed by two full passes in a
+    /// row, and none when the pass delivered a tenth fewer records than the last full pass.
     pub fn finish_pass(
         &mut self,
         at: PassPage<'_>,
@@ -196,40 +202,78 @@ impl StateStore {
         withdraw: Withdraw,
     ) -> Result<Withdrawal, StateError> {
         self.in_transaction(|tx| {
-            tx.execute(
-                "INSERT INTO pull_positions (source, watermark, previous_max, pass, pass_full, \
-                 checkpoint, updated_at) VALUES (?1, ?2, ?3, NULL, 0, NULL, ?4) \
-                 ON CONFLICT (source) DO UPDATE SET watermark = excluded.watermark, \
-                 previous_max = excluded.previous_max, pass = NULL, pass_full = 0, \
-                 checkpoint = NULL, updated_at = excluded.updated_at",
-                params![at.source, watermark, seen_max, at.at],
-            )?;
-            if !at.full || withdraw == Withdraw::Never {
-                return Ok(Withdrawal::default());
-            }
+            let last_delivered: Option<i64> = tx
+                .query_row(
+                    "SELECT last_delivered FROM pull_positions WHERE source = ?1",
+                    params![at.source],
+                    |row| row.get(0),
+                )
+                .optional()?
+                .flatten();
             let count = |sql: &str| -> rusqlite::Result<usize> {
                 let n: i64 = tx.query_row(sql, params![at.source, at.pass], |row| row.get(0))?;
                 Ok(usize::try_from(n).unwrap_or(0))
             };
-            let delivered =
-                count("SELECT COUNT(*) FROM pulled_records WHERE source = ?1 AND pass = ?2")?;
+            let full = at.full && withdraw != Withdraw::Never;
+            let delivered = if full {
+                count("SELECT COUNT(*) FROM pulled_records WHERE source = ?1 AND pass = ?2")?
+            } else {
+                0
+            };
+            tx.execute(
+                "INSERT INTO pull_positions (source, watermark, previous_max, pass, pass_full, \
+                 checkpoint, last_delivered, updated_at) VALUES (?1, ?2, ?3, NULL, 0, NULL, ?4, ?5) \
+                 ON CONFLICT (source) DO UPDATE SET watermark = excluded.watermark, \
+                 previous_max = excluded.previous_max, pass = NULL, pass_full = 0, \
+                 checkpoint = NULL, last_delivered = COALESCE(excluded.last_delivered, last_delivered), \
+                 updated_at = excluded.updated_at",
+                params![
+                    at.source,
+                    watermark,
+                    seen_max,
+                    full.then_some(delivered as i64),
+                    at.at
+                ],
+            )?;
+            if !full {
+                return Ok(Withdrawal::default());
+            }
             let missing =
                 count("SELECT COUNT(*) FROM pulled_records WHERE source = ?1 AND pass <> ?2")?;
-            // An API that answers with nothing, or stops early (an empty page from a lagging
-            // replica), must not wipe the source: a pass that misses more than a tenth of what is
-            // stored withdraws nothing unless asked to explicitly.
-            let suspicious = delivered == 0 || missing * 10 > delivered + missing;
-            if missing == 0 || (suspicious && withdraw == Withdraw::Guarded) {
+            let shrunk = last_delivered
+                .and_then(|last| usize::try_from(last).ok())
+                .is_some_and(|last| delivered * 10 < last * 9);
+            // An API that answers with nothing must never wipe the source, not even on request.
+            if missing == 0 || delivered == 0 || (shrunk && withdraw == Withdraw::Guarded) {
                 return Ok(Withdrawal {
-                    withdrawn: 0,
                     held: missing,
+                    ..Withdrawal::default()
                 });
             }
-            let withdrawn = tx.execute(
-                "DELETE FROM pulled_records WHERE source = ?1 AND pass <> ?2",
+            if withdraw == Withdraw::All {
+                let withdrawn = tx.execute(
+                    "DELETE FROM pulled_records WHERE source = ?1 AND pass <> ?2",
+                    params![at.source, at.pass],
+                )?;
+                return Ok(Withdrawal {
+                    withdrawn,
+                    ..Withdrawal::default()
+                });
+            }
+            // One pass may miss a record that shifted between pages: a second one decides.
+            tx.execute(
+                "UPDATE pulled_records SET missed = missed + 1 WHERE source = ?1 AND pass <> ?2",
                 params![at.source, at.pass],
             )?;
-            Ok(Withdrawal { withdrawn, held: 0 })
+            let withdrawn = tx.execute(
+                "DELETE FROM pulled_records WHERE source = ?1 AND pass <> ?2 AND missed >= 2",
+                params![at.source, at.pass],
+            )?;
+            Ok(Withdrawal {
+                withdrawn,
+                pending: missing - withdrawn,
+                held: 0,
+            })
         })
     }
 

@@ -300,6 +300,13 @@ impl HttpSource {
             Some(c) => (c.pass_watermark, c.next, c.seen_max, c.pages),
             None => (fresh_watermark, PageRequest::First, None, 0),
         };
+        if self.same_origin(Some(request.clone())).is_err() {
+            // A stored next link to another origin (the configured URL has moved since): the
+            // credentials must not go there; the pass starts over at the configured URL.
+            outcome.restarted = true;
+            request = PageRequest::First;
+            pages = 0;
+        }
         let ordered = incremental.is_some_and(|i| i.ordered);
         loop {
             let fetched = match self
@@ -380,7 +387,9 @@ impl HttpSource {
             } else {
                 start.previous_max
             };
-            outcome.watermark = match (pass_watermark, lagging) {
+            // A full pass asks with nothing; the cursor it started from is still safe to keep.
+            let asked = pass_watermark.or(start.watermark);
+            outcome.watermark = match (asked, lagging) {
                 (Some(asked), Some(seen)) => Some(cursor_max(Some(asked), &seen)),
                 (asked, seen) => seen.or(asked),
             };

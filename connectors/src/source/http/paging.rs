@@ -134,10 +134,26 @@ pub(super) fn next_request(
                     })?;
                     scalar_text(value)
                 }
-                (None, Some(header)) => headers
-                    .get(header.as_str())
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string),
+                (None, Some(header)) => {
+                    let token = headers
+                        .get(header.as_str())
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string);
+                    // A full page without the header is a renamed header, not a last page.
+                    let full_page = match paging {
+                        Paging::Cursor {
+                            page_size: Some(size),
+                            ..
+                        } => records >= *size as usize,
+                        _ => false,
+                    };
+                    if token.is_none() && full_page {
+                        return Err(format!(
+                            "a full page came without the {header} header; a last page is shorter or sends it empty"
+                        ));
+                    }
+                    token
+                }
                 (None, None) => None,
             };
             token.map(|t| t.trim().to_string()).and_then(|token| {

@@ -47,14 +47,14 @@ pub struct HttpSettings {
     /// 100,000.
     #[serde(default = "default_max_pages")]
     pub max_pages: u32,
-    /// A page larger than this many bytes fails the pull instead of filling the memory. Default
-    /// 256 MiB.
+    /// A page larger than this many bytes fails the pull instead of filling the memory (a page is
+    /// held several times over while it is decoded). Default 64 MiB.
     #[serde(default = "default_max_page_bytes")]
     pub max_page_bytes: u64,
 }
 
 fn default_max_page_bytes() -> u64 {
-    256 * 1024 * 1024
+    64 * 1024 * 1024
 }
 
 fn default_timeout() -> f64 {
@@ -228,8 +228,8 @@ pub struct Incremental {
     /// The value for the very first pull; none: the first pull asks for everything.
     #[serde(default)]
     pub start: Option<String>,
-    /// The API returns records in ascending order of `field`: the cursor then advances after
-    /// every stored page, not only at the end of a pull.
+    /// The API returns records in ascending order of `field` and pages by cursor (a key it
+    /// continues after): the cursor then advances after every stored page, without lagging.
     #[serde(default)]
     pub ordered: bool,
 }
@@ -339,14 +339,9 @@ impl HttpSettings {
                         .to_string(),
                 );
             }
-            if incremental.ordered
-                && !matches!(
-                    self.paging,
-                    Paging::Cursor { .. } | Paging::Link { .. } | Paging::None
-                )
-            {
+            if incremental.ordered && !matches!(self.paging, Paging::Cursor { .. } | Paging::None) {
                 return Err(
-                    "incremental.ordered needs cursor or link paging: with page numbers or offsets a record updated during the pull moves and another slips between pages"
+                    "incremental.ordered needs cursor paging (a key the server continues after): with page numbers, offsets or links built from them, a record updated during the pull moves and another slips between pages"
                         .to_string(),
                 );
             }
