@@ -117,10 +117,10 @@ fn pull(source: &HttpSource, sink: &mut MemorySink, start: PullStart) -> PullOut
 fn pull_everything(
     server: &ApiServer,
     served: &[Value],
-    tables: &str,
+    (top, tables): (&str, &str),
     format: Format,
 ) -> (MemorySink, PullOutcome) {
-    let source = source(server, "", tables, format);
+    let source = source(server, top, tables, format);
     let mut sink = MemorySink::default();
     let outcome = pull(&source, &mut sink, PullStart::default());
     sink.assert_holds(served);
@@ -147,7 +147,7 @@ fn page_numbers_with_a_bearer_token_deliver_every_record_once() {
     let tables = format!(
         "[auth]\ntype = \"bearer\"\ntoken_file = \"{token}\"\n[paging]\nstyle = \"page\"\nsize_param = \"per_page\"\npage_size = 40\n{INCREMENTAL}"
     );
-    let (sink, outcome) = pull_everything(&server, &served, &tables, json_body());
+    let (sink, outcome) = pull_everything(&server, &served, ("", &tables), json_body());
     assert_eq!(outcome.records, 350);
     // 8 full pages, one of 30, and the empty page that ends the pull.
     assert_eq!(outcome.pages, 10);
@@ -168,7 +168,7 @@ fn offsets_with_basic_auth_over_json_lines() {
     let tables = format!(
         "[auth]\ntype = \"basic\"\nusername = \"officer\"\npassword_file = \"{password}\"\n[paging]\nstyle = \"offset\"\nlimit = 50\n{INCREMENTAL}"
     );
-    pull_everything(&server, &served, &tables, Format::JsonLines);
+    pull_everything(&server, &served, ("", &tables), Format::JsonLines);
 }
 
 #[test]
@@ -180,7 +180,7 @@ fn a_cursor_in_the_body_with_an_api_key_header() {
     let tables = format!(
         "[auth]\ntype = \"api_key\"\nheader = \"X-API-Key\"\nkey_env = \"REGBRIDGE_TEST_CURSOR_KEY\"\n[paging]\nstyle = \"cursor\"\ncursor_path = \"meta.next_cursor\"\nsize_param = \"limit\"\npage_size = 60\n{INCREMENTAL}"
     );
-    let (_, outcome) = pull_everything(&server, &served, &tables, json_body());
+    let (_, outcome) = pull_everything(&server, &served, ("", &tables), json_body());
     assert_eq!(outcome.pages, 7);
 }
 
@@ -190,7 +190,12 @@ fn a_cursor_in_a_header_over_csv() {
     let server = ApiServer::start(served.clone(), Style::CursorHeader, Body::Csv, 45);
     let tables = "[paging]\nstyle = \"cursor\"\ncursor_header = \"X-Next-Cursor\"\n".to_string()
         + INCREMENTAL;
-    let (sink, _) = pull_everything(&server, &served, &tables, Format::Csv(CsvFormat::default()));
+    let (sink, _) = pull_everything(
+        &server,
+        &served,
+        ("", &tables),
+        Format::Csv(CsvFormat::default()),
+    );
     // CSV values are text: the record keeps the id as the server wrote it.
     assert_eq!(sink.stored["INS-0007"]["hours_per_week"], "7");
 }
@@ -204,7 +209,7 @@ fn link_headers_with_a_token_from_the_environment() {
     let tables = format!(
         "[auth]\ntype = \"bearer\"\ntoken_env = \"REGBRIDGE_TEST_LINK_TOKEN\"\n[paging]\nstyle = \"link\"\n{INCREMENTAL}"
     );
-    let (_, outcome) = pull_everything(&server, &served, &tables, json_body());
+    let (_, outcome) = pull_everything(&server, &served, ("", &tables), json_body());
     assert_eq!(outcome.pages, 7);
 }
 
@@ -236,12 +241,7 @@ fn unavailable_servers_and_rate_limits_are_retried_honouring_retry_after() {
             retry_after_secs: 1,
         },
     );
-    let source = source(&server, "", &page_style(50), json_body());
-    let mut sink = MemorySink::default();
-    let outcome = pull(&source, &mut sink, PullStart::default());
-    sink.assert_holds(&served);
-    sink.assert_each_once();
-    assert_eq!(outcome.seen_max, Some(newest(&served)));
+    pull_everything(&server, &served, ("", &page_style(50)), json_body());
     assert_eq!(requests_for_page(&server, 2), 3, "503 twice, then success");
     assert_eq!(requests_for_page(&server, 4), 2);
     let asked: Vec<_> = server
@@ -262,12 +262,12 @@ fn a_slow_answer_past_the_timeout_is_retried() {
     let served = records(200);
     let server = ApiServer::start(served.clone(), Style::Page, Body::Json, 50);
     server.fault(Some(2), 1, Fault::Slow(Duration::from_secs(3)));
-    let source = source(&server, "timeout_secs = 0.5", &page_style(50), json_body());
-    let mut sink = MemorySink::default();
-    let outcome = pull(&source, &mut sink, PullStart::default());
-    sink.assert_holds(&served);
-    sink.assert_each_once();
-    assert_eq!(outcome.seen_max, Some(newest(&served)));
+    pull_everything(
+        &server,
+        &served,
+        ("timeout_secs = 0.5", &page_style(50)),
+        json_body(),
+    );
     assert_eq!(requests_for_page(&server, 3), 2);
 }
 
@@ -277,12 +277,7 @@ fn truncated_and_unparsable_bodies_are_retried_never_half_stored() {
     let server = ApiServer::start(served.clone(), Style::Page, Body::Json, 50);
     server.fault(Some(2), 1, Fault::Truncate);
     server.fault(Some(4), 1, Fault::Garbled);
-    let source = source(&server, "", &page_style(50), json_body());
-    let mut sink = MemorySink::default();
-    let outcome = pull(&source, &mut sink, PullStart::default());
-    sink.assert_holds(&served);
-    sink.assert_each_once();
-    assert_eq!(outcome.seen_max, Some(newest(&served)));
+    pull_everything(&server, &served, ("", &page_style(50)), json_body());
     assert_eq!(requests_for_page(&server, 3), 2);
     assert_eq!(requests_for_page(&server, 5), 2);
 }
