@@ -193,6 +193,15 @@ pub struct AlertSettings {
     /// At most this many record references per rule in an email body.
     #[serde(default = "default_max_records")]
     pub max_records_per_rule: usize,
+    /// A finding still open is told again after this many days without a word about it.
+    #[serde(default = "default_reminder_days")]
+    pub reminder_days: i64,
+    /// At most this many record references in a digest's body; every one is in its attachment.
+    #[serde(default = "default_max_findings_per_email")]
+    pub max_findings_per_email: usize,
+    /// The Committee secretariat, who get the national summary whenever digests go out.
+    #[serde(default)]
+    pub committee: Option<CommitteeSettings>,
     /// IT staff who are mailed when a source keeps failing (and when it works again).
     #[serde(default)]
     pub it_recipients: Vec<String>,
@@ -204,6 +213,28 @@ pub struct AlertSettings {
 
 fn default_report_failing_after_minutes() -> u64 {
     60
+}
+
+fn default_reminder_days() -> i64 {
+    7
+}
+
+fn default_max_findings_per_email() -> usize {
+    200
+}
+
+/// Who reads the national summary, in which language.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommitteeSettings {
+    #[serde(default = "default_committee_name")]
+    pub name: String,
+    pub language: Language,
+    pub recipients: Vec<String>,
+}
+
+fn default_committee_name() -> String {
+    "Child Labour Committee".to_string()
 }
 
 fn default_max_records() -> usize {

@@ -15,7 +15,9 @@ use chrono::{DateTime, Utc};
 
 use crate::config::{Config, Job};
 use crate::pull::PullOptions;
-use crate::run::{pull, run_as, send_digests, HttpPulls, NoProgress, RunError};
+use crate::run::{
+    pull, retry_due_mail, run_as, send_digests, Backoff, HttpPulls, NoProgress, RunError,
+};
 use crate::state::StateStore;
 
 /// How the daemon retries and stops.
@@ -173,18 +175,26 @@ fn run_job(config: &Config, name: &str) -> Result<(), String> {
         Some(source) => pull(config, source, PullOptions::default()).map(|s| {
             tracing::info!(source, files = s.files, new = s.new_inputs, "pulled");
         }),
-        None if name == "digests" => send_digests(config).and_then(|d| {
-            tracing::info!(sent = d.sent, failed = d.errors.len(), "digests");
-            // Undelivered digests stay in the outbox; the job is retried like any failure.
-            match d.errors.first() {
-                Some(e) => Err(RunError::Job(format!("digest not delivered: {e}"))),
-                None => Ok(()),
-            }
-        }),
+        None if name == "digests" => {
+            send_digests(config, "digests", Backoff::Respect).and_then(|d| {
+                tracing::info!(sent = d.sent, failed = d.errors.len(), "digests");
+                // Undelivered digests stay in the outbox; the job is retried like any failure.
+                match d.errors.first() {
+                    Some(e) => Err(RunError::Job(format!("digest not delivered: {e}"))),
+                    None => Ok(()),
+                }
+            })
+        }
         None => run_as(config, &NoProgress, name, HttpPulls::Unscheduled).map(|s| {
             tracing::info!(job = name, children = s.unique_children, "published");
         }),
     };
+    // Mail that waits after a temporary failure goes again once its next attempt is due.
+    match retry_due_mail(config) {
+        Ok(d) if d.sent > 0 => tracing::info!(sent = d.sent, "waiting mail delivered"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "waiting mail not delivered"),
+    }
     result.map_err(|e| e.to_string())
 }
 

@@ -78,14 +78,14 @@ impl FromStr for Language {
 
 /// One finding. It names the rule, the record (source, record id, file, location) and the field, but
 /// never the field's value: findings travel into emails and published files.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Finding {
     /// Institution that is asked to act on it.
     pub institution: String,
     pub source: String,
     pub file: String,
     /// Sort key of the location in the file.
-    #[serde(skip)]
+    #[serde(skip_serializing, default)]
     pub ordinal: u64,
     pub location: String,
     pub record_id: Option<String>,

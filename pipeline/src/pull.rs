@@ -345,16 +345,18 @@ impl HttpPull<'_> {
                     "regbridge source operations <operations.regbridge>".to_string(),
                 ),
             ],
+            attachments: Vec::new(),
         };
-        store.queue_digests(
-            self.run_id,
-            &Utc::now().to_rfc3339(),
-            &[(key.clone(), mail)],
-        )?;
+        let at = Utc::now().to_rfc3339();
+        store.queue_mail((self.run_id, &at), &key, &mail, &[])?;
         // Sent now (the outbox keeps it if the mail server is down); other queued digests wait
         // for their own job.
-        let delivery =
-            crate::run::deliver_where(self.config, store, &|queued: &str| queued == key)?;
+        let delivery = crate::run::deliver_where(
+            self.config,
+            store,
+            crate::run::Backoff::Ignore,
+            &|queued: &str| queued == key,
+        )?;
         for e in delivery.errors {
             tracing::warn!(error = %e, "IT staff not told yet; the mail waits in the outbox");
         }

@@ -8,15 +8,20 @@ use chrono::{DateTime, Utc};
 use regbridge_connectors::decode::{decode, Decoded};
 use regbridge_connectors::sink::csv::{write_csv, CsvWriteOptions};
 use regbridge_connectors::sink::json::{write_json_lines, write_json_pretty};
-use regbridge_connectors::sink::mail::{MailTransport, OutgoingMail, SmtpSettings};
+use regbridge_connectors::sink::mail::{MailAttachment, MailTransport, OutgoingMail, SmtpSettings};
 use regbridge_connectors::sink::publish::PublishDir;
 use regbridge_connectors::sink::table::Table;
 use regbridge_connectors::sink::xlsx::write_xlsx;
+use regbridge_connectors::sink::SinkError;
 use regbridge_connectors::source::{list_files_with_skips, read_file};
 use serde_json::{json, Value};
 
-use crate::alerts::{build_digests, AlertError, DigestContext, Templates};
+use crate::alerts::{
+    committee_digest, institution_digest, plan, AlertError, Digest, DigestContext, DigestPolicy,
+    Reader, Templates,
+};
 use crate::config::{read_secret, AlertTransport, Config, ConfigError, Origin, SourceConfig};
+use crate::findings::Language;
 use crate::findings::{Finding, Severity};
 use crate::identity::{assign_ids, IdentityMemory, PseudonymKey};
 use crate::intake::{
@@ -27,7 +32,7 @@ use crate::publish::{IdentifiedChild, Publication};
 use crate::pull::{pull_source, stored_input, PullOptions, PullSummary};
 use crate::reconcile::{reconcile, Member};
 use crate::rules::Hit;
-use crate::state::{InputRecord, StateStore};
+use crate::state::{Attempt, InputRecord, StateStore};
 
 /// Why a run could not complete (bad data never ends up here: it becomes findings).
 #[derive(Debug, thiserror::Error)]
@@ -435,42 +440,6 @@ fn run_with_state(
     crate::review::write_queue(&config.run.state_dir, &queue)?;
     clock.lap("publish");
 
-    progress.stage("alerts", None);
-    let date = local.format("%d.%m.%Y").to_string();
-    let digests = build_digests(
-        &intake.findings,
-        &assets.rules,
-        &config.institutions,
-        &templates,
-        &DigestContext {
-            run_id: &run_id,
-            date: &date,
-            max_records_per_rule: config.alerts.max_records_per_rule,
-        },
-    )?;
-    let mails: Vec<(String, OutgoingMail)> = digests
-        .iter()
-        .filter(|d| !d.recipients.is_empty())
-        .map(|digest| {
-            (
-                digest.institution.clone(),
-                digest_mail(config, &run_id, digest),
-            )
-        })
-        .collect();
-    store.queue_digests(&run_id, &Utc::now().to_rfc3339(), &mails)?;
-    // The daemon's publication leaves digests to the `digests` job when one is scheduled; a run
-    // started by hand sends them at once.
-    let deferred = kind == "publish" && config.schedule.digests.is_some();
-    let delivery = if deferred {
-        Delivery::default()
-    } else {
-        deliver_pending(config, store)?
-    };
-    let (emails_written, email_errors) = (delivery.sent, delivery.errors);
-
-    clock.lap("alerts");
-
     let now = Utc::now().to_rfc3339();
     let delivered: Vec<String> = intake
         .counts
@@ -480,6 +449,19 @@ fn run_with_state(
         .map(|(name, _)| name.clone())
         .collect();
     let finding_changes = store.update_findings(&run_id, &now, &intake.findings, &delivered)?;
+
+    progress.stage("alerts", None);
+    // The daemon's publication leaves digests to the `digests` job when one is scheduled; a run
+    // started by hand plans them from the findings' history and sends them at once.
+    let deferred = kind == "publish" && config.schedule.digests.is_some();
+    let delivery = if deferred {
+        deliver_due(config, store, Backoff::Respect)?
+    } else {
+        queue_digests(config, store, &assets.rules, &templates, &run_id)?;
+        deliver_due(config, store, Backoff::Ignore)?
+    };
+    let (emails_written, email_errors) = (delivery.sent, delivery.errors);
+    clock.lap("alerts");
 
     let mut findings = BTreeMap::new();
     let mut findings_by_institution = BTreeMap::new();
@@ -727,26 +709,139 @@ fn read_stored(
     }
 }
 
-/// A digest as the mail that carries it.
-fn digest_mail(config: &Config, run_id: &str, digest: &crate::alerts::Digest) -> OutgoingMail {
+/// A digest as the mail that carries it: a stable Message-ID (the run and the reader), so that a
+/// copy sent twice after a crash is one message to mail clients.
+fn digest_mail(config: &Config, run_id: &str, digest: &Digest) -> OutgoingMail {
+    let list = if digest.key == "committee" {
+        "regbridge national summary <committee.regbridge>".to_string()
+    } else {
+        format!("regbridge digests for {0} <{0}.regbridge>", digest.key)
+    };
     OutgoingMail {
         from: config.alerts.from.clone(),
         to: digest.recipients.clone(),
         subject: digest.subject.clone(),
         text: digest.text.clone(),
         html: Some(digest.html.clone()),
-        message_id: Some(format!("<{run_id}.{}@regbridge>", digest.institution)),
+        message_id: Some(format!("<{run_id}.{}@regbridge>", digest.key)),
         headers: vec![
             ("Auto-Submitted".to_string(), "auto-generated".to_string()),
-            (
-                "List-Id".to_string(),
-                format!(
-                    "regbridge digests for {} <{}.regbridge>",
-                    digest.institution, digest.institution
-                ),
-            ),
+            ("Precedence".to_string(), "bulk".to_string()),
+            ("List-Id".to_string(), list),
         ],
+        attachments: digest
+            .attachment
+            .iter()
+            .map(|text| MailAttachment {
+                name: "findings.csv".to_string(),
+                content_type: "text/csv; charset=utf-8".to_string(),
+                text: text.clone(),
+            })
+            .collect(),
     }
+}
+
+/// The next digests, planned from the findings' history in the state database: one per
+/// institution with something to tell, and the Committee's summary when any has. `language`
+/// overrides every reader's language (for `alerts preview`).
+pub fn next_digests(
+    config: &Config,
+    store: &StateStore,
+    (rules, templates): (&crate::rules::RuleBook, &Templates),
+    run_id: &str,
+    language: Option<Language>,
+) -> Result<Vec<Digest>, RunError> {
+    let now = Utc::now();
+    let date = now
+        .with_timezone(&config.timezone())
+        .format("%d.%m.%Y")
+        .to_string();
+    let alerts = &config.alerts;
+    let ctx = DigestContext {
+        run_id,
+        date: &date,
+        policy: DigestPolicy {
+            reminder_days: alerts.reminder_days,
+            max_records_per_rule: alerts.max_records_per_rule,
+            max_findings_per_email: alerts.max_findings_per_email,
+        },
+    };
+    let planned = plan(&store.alert_candidates()?, now, alerts.reminder_days);
+    let reviews = pending_reviews(config);
+    let mut digests = Vec::new();
+    for (key, items) in &planned {
+        let Some(institution) = config.institutions.get(key) else {
+            continue;
+        };
+        let reader = Reader {
+            key,
+            name: &institution.name,
+            language: language.unwrap_or(institution.language),
+            recipients: &institution.recipients,
+        };
+        let waiting = reviews.get(key).copied().unwrap_or(0);
+        digests.push(institution_digest(
+            &reader,
+            items,
+            waiting,
+            (rules, templates),
+            &ctx,
+        )?);
+    }
+    if let (Some(committee), false) = (&alerts.committee, planned.is_empty()) {
+        let reader = Reader {
+            key: "committee",
+            name: &committee.name,
+            language: language.unwrap_or(committee.language),
+            recipients: &committee.recipients,
+        };
+        digests.push(committee_digest(
+            &reader,
+            &planned,
+            &config.institutions,
+            (rules, templates),
+            &ctx,
+        )?);
+    }
+    Ok(digests)
+}
+
+/// Pairs in the review queue per institution whose records they involve.
+fn pending_reviews(config: &Config) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    let queue = crate::review::read_queue(&config.run.state_dir).unwrap_or_default();
+    for pair in queue {
+        let mut institutions: Vec<&str> = [&pair.a.0, &pair.b.0]
+            .iter()
+            .filter_map(|source| config.sources.get(source.as_str()))
+            .map(|s| s.institution.as_str())
+            .collect();
+        institutions.dedup();
+        for institution in institutions {
+            *counts.entry(institution.to_string()).or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
+/// Plans the next digests and queues those with recipients (each superseding its reader's unsent
+/// one); returns how many were queued.
+fn queue_digests(
+    config: &Config,
+    store: &mut StateStore,
+    rules: &crate::rules::RuleBook,
+    templates: &Templates,
+    run_id: &str,
+) -> Result<usize, RunError> {
+    let digests = next_digests(config, store, (rules, templates), run_id, None)?;
+    let at = Utc::now().to_rfc3339();
+    let mut queued = 0;
+    for digest in digests.iter().filter(|d| !d.recipients.is_empty()) {
+        let mail = digest_mail(config, run_id, digest);
+        store.queue_mail((run_id, &at), &digest.key, &mail, &digest.items)?;
+        queued += 1;
+    }
+    Ok(queued)
 }
 
 /// What a delivery of the pending digests did.
@@ -757,46 +852,111 @@ pub struct Delivery {
     pub errors: Vec<String>,
 }
 
-/// Sends every pending digest in the outbox, marking each sent or failed.
-fn deliver_pending(config: &Config, store: &StateStore) -> Result<Delivery, RunError> {
-    deliver_where(config, store, &|_| true)
+/// Whether a delivery waits for each mail's next attempt after a temporary failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backoff {
+    /// The daemon: only mails whose next attempt is due.
+    Respect,
+    /// A person's command: every mail waiting.
+    Ignore,
 }
 
-/// Sends the pending mails of the outbox whose key (an institution, or `it:<source>`) `wanted`
-/// accepts, marking each sent or failed.
+/// Sends the outbox's waiting mails (as `backoff` allows). A mail counts as sent only once the
+/// server accepted it; a temporary failure (server down, 4xx) waits 1 min, 2 min, 4 min … (at
+/// most an hour) for its next attempt; a permanent one (5xx) is given up and reported.
+fn deliver_due(
+    config: &Config,
+    store: &mut StateStore,
+    backoff: Backoff,
+) -> Result<Delivery, RunError> {
+    deliver_where(config, store, backoff, &|_| true)
+}
+
+/// [`deliver_due`] for the mails whose outbox key (an institution, `committee`, `it:<source>`)
+/// `wanted` accepts.
 pub(crate) fn deliver_where(
     config: &Config,
-    store: &StateStore,
+    store: &mut StateStore,
+    backoff: Backoff,
     wanted: &dyn Fn(&str) -> bool,
 ) -> Result<Delivery, RunError> {
+    let now = Utc::now();
+    let due = match backoff {
+        Backoff::Respect => store.due_mails(Some(&now.to_rfc3339()))?,
+        Backoff::Ignore => store.due_mails(None)?,
+    };
+    let due: Vec<_> = due.into_iter().filter(|m| wanted(&m.key)).collect();
+    if due.is_empty() {
+        return Ok(Delivery::default());
+    }
     let transport = transport(config)?;
     let mut delivery = Delivery::default();
-    for (run_id, institution, mail) in store.pending_digests()? {
-        if !wanted(&institution) {
-            continue;
+    for pending in due {
+        let id = (pending.run_id.as_str(), pending.key.as_str());
+        if pending.interrupted {
+            // An earlier attempt stopped before its end was recorded: the server may have the
+            // mail already. It goes again with the same Message-ID, so a second copy, if there is
+            // one, is one message to mail clients.
+            tracing::warn!(key = %pending.key, "resending a mail whose last attempt was cut short");
         }
+        store.mark_sending(id.0, id.1, &Utc::now().to_rfc3339())?;
         let at = Utc::now().to_rfc3339();
-        match transport.send(&mail) {
+        match transport.send(&pending.mail) {
             Ok(()) => {
-                store.mark_digest(&run_id, &institution, &at, Ok(()))?;
+                store.record_attempt(id, &at, Attempt::Sent)?;
                 delivery.sent += 1;
             }
+            Err(SinkError::MailRefused(error)) => {
+                tracing::error!(key = %pending.key, error = %error, "mail refused for good");
+                store.record_attempt(id, &at, Attempt::Failed { error: &error })?;
+                delivery
+                    .errors
+                    .push(format!("{}: refused, not retried: {error}", pending.key));
+            }
             Err(e) => {
-                tracing::warn!(institution = %institution, error = %e, "digest not delivered");
                 let error = e.to_string();
-                store.mark_digest(&run_id, &institution, &at, Err(&error))?;
-                delivery.errors.push(format!("{institution}: {error}"));
+                let wait = chrono::Duration::minutes(1i64 << pending.attempts.min(6))
+                    .min(chrono::Duration::hours(1));
+                let next_at = (Utc::now() + wait).to_rfc3339();
+                tracing::warn!(key = %pending.key, error = %error, next = %next_at, "mail not delivered; it waits in the outbox");
+                store.record_attempt(
+                    id,
+                    &at,
+                    Attempt::Retry {
+                        error: &error,
+                        next_at: &next_at,
+                    },
+                )?;
+                delivery.errors.push(format!("{}: {error}", pending.key));
             }
         }
     }
     Ok(delivery)
 }
 
-/// Sends the digests waiting in the outbox (the daemon's `digests` job), recorded as a run of kind
-/// `digests`.
-pub fn send_digests(config: &Config) -> Result<Delivery, RunError> {
-    recorded(config, "digests", |store, _, _| {
-        deliver_pending(config, store)
+/// Plans and sends the digests (the daemon's `digests` job, and `regbridge alerts send`),
+/// recorded as a run of `kind`; then sends whatever else waits in the outbox.
+pub fn send_digests(config: &Config, kind: &str, backoff: Backoff) -> Result<Delivery, RunError> {
+    let assets = Assets::load(config)?;
+    let templates = Templates::load(&config.paths.templates)?;
+    recorded(config, kind, |store, run_id, _| {
+        queue_digests(config, store, &assets.rules, &templates, run_id)?;
+        deliver_due(config, store, backoff)
+    })
+}
+
+/// Sends the mails whose next attempt is due (between the daemon's jobs), without a run record
+/// when there is nothing to send.
+pub fn retry_due_mail(config: &Config) -> Result<Delivery, RunError> {
+    let due = StateStore::open_reader(&config.run.state_dir)?
+        .map(|store| store.due_mails(Some(&Utc::now().to_rfc3339())))
+        .transpose()?
+        .is_some_and(|due| !due.is_empty());
+    if !due {
+        return Ok(Delivery::default());
+    }
+    recorded(config, "mail", |store, _, _| {
+        deliver_due(config, store, Backoff::Respect)
     })
 }
 

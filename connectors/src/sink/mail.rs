@@ -7,8 +7,9 @@ use std::fs;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use lettre::message::header::ContentType;
 use lettre::message::header::{HeaderName, HeaderValue};
-use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{FileTransport, Message, SmtpTransport, Transport};
@@ -48,6 +49,19 @@ pub struct OutgoingMail {
     pub message_id: Option<String>,
     /// Extra headers, e.g. `("Auto-Submitted", "auto-generated")`, `("List-Id", "…")`.
     pub headers: Vec<(String, String)>,
+    /// Text attachments (a CSV of every record a digest tells about, …).
+    #[serde(default)]
+    pub attachments: Vec<MailAttachment>,
+}
+
+/// A text file attached to a mail.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MailAttachment {
+    /// File name, e.g. `findings.csv`.
+    pub name: String,
+    /// MIME type, e.g. `text/csv; charset=utf-8`.
+    pub content_type: String,
+    pub text: String,
 }
 
 /// Transport security of an SMTP connection.
@@ -125,13 +139,19 @@ impl MailTransport {
             MailTransport::Smtp(settings) => {
                 let transport = smtp_transport(settings)?;
                 transport.send(&message).map_err(|e| {
-                    SinkError::Mail(redact(
+                    let message = redact(
                         &format!(
                             "SMTP delivery through {}:{} failed: {e}",
                             settings.host, settings.port
                         ),
                         settings.password.as_deref(),
-                    ))
+                    );
+                    // A 5xx answer is final; connection trouble and 4xx answers may pass.
+                    if e.is_permanent() {
+                        SinkError::MailRefused(message)
+                    } else {
+                        SinkError::Mail(message)
+                    }
                 })?;
                 Ok(())
             }
@@ -177,12 +197,29 @@ fn build_message(mail: &OutgoingMail) -> Result<Message, SinkError> {
             .map_err(|e| SinkError::Mail(format!("invalid header name {name:?}: {e}")))?;
         builder = builder.raw_header(HeaderValue::new(header, value.clone()));
     }
-    let built = match &mail.html {
-        Some(html) => builder.multipart(MultiPart::alternative_plain_html(
-            mail.text.clone(),
-            html.clone(),
-        )),
-        None => builder.singlepart(SinglePart::plain(mail.text.clone())),
+    let body = match &mail.html {
+        Some(html) => MultiPart::alternative_plain_html(mail.text.clone(), html.clone()),
+        None => MultiPart::mixed().singlepart(SinglePart::plain(mail.text.clone())),
+    };
+    let built = if mail.attachments.is_empty() {
+        match &mail.html {
+            Some(_) => builder.multipart(body),
+            None => builder.singlepart(SinglePart::plain(mail.text.clone())),
+        }
+    } else {
+        let mut mixed = MultiPart::mixed().multipart(body);
+        for file in &mail.attachments {
+            let content_type = ContentType::parse(&file.content_type).map_err(|e| {
+                SinkError::Mail(format!(
+                    "attachment {}: invalid content type {:?}: {e}",
+                    file.name, file.content_type
+                ))
+            })?;
+            mixed = mixed.singlepart(
+                Attachment::new(file.name.clone()).body(file.text.clone(), content_type),
+            );
+        }
+        builder.multipart(mixed)
     };
     built.map_err(|e| SinkError::Mail(format!("cannot build the message: {e}")))
 }
@@ -261,6 +298,7 @@ mod tests {
                     "regbridge digests <digests.regbridge>".into(),
                 ),
             ],
+            attachments: Vec::new(),
         }
     }
 

@@ -46,6 +46,9 @@ pub enum SinkError {
     /// The table or the options cannot be written (rows of the wrong width, a non-ASCII delimiter…).
     #[error("{0}")]
     Invalid(String),
+    /// The mail server refused the mail for good (a 5xx answer): trying again will not help.
+    #[error("{0}")]
+    MailRefused(String),
     /// Writing a file failed for a reason other than plain I/O.
     #[error("cannot write {}: {message}", .path.display())]
     Write {

@@ -11,10 +11,11 @@ use std::path::{Path, PathBuf};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::findings::Finding;
-use regbridge_connectors::sink::mail::OutgoingMail;
 
+mod alerting;
 mod pulled;
 
+pub use alerting::{AlertCandidate, AlertItem, AlertKind, Attempt, FailedMail, PendingMail};
 pub use pulled::{
     PageCounts, PassPage, PullHealth, PullPosition, PullRow, StoredRecord, Withdraw, Withdrawal,
 };
@@ -27,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0004_alert_outbox.sql"),
     include_str!("../../migrations/0005_inputs_per_source.sql"),
     include_str!("../../migrations/0006_pulled_records.sql"),
+    include_str!("../../migrations/0007_alerting.sql"),
 ];
 
 /// File name of the database inside `state_dir`.
@@ -397,8 +399,9 @@ impl StateStore {
                 Some(None) => {
                     changes.still_open += 1;
                     tx.execute(
-                        "UPDATE findings SET last_run = ?2, last_seen_at = ?3 WHERE key = ?1",
-                        params![key, run_id, at],
+                        "UPDATE findings SET last_run = ?2, last_seen_at = ?3, finding = ?4 \
+                         WHERE key = ?1",
+                        params![key, run_id, at, finding_json(f)],
                     )
                     ?;
                 }
@@ -407,8 +410,8 @@ impl StateStore {
                     tx.execute(
                         "INSERT OR REPLACE INTO findings (key, institution, source, rule, severity, \
                          record_id, field, first_run, first_seen_at, last_run, last_seen_at, \
-                         resolved_run, resolved_at) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?8, ?9, NULL, NULL)",
+                         resolved_run, resolved_at, finding) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?8, ?9, NULL, NULL, ?10)",
                         params![
                             key,
                             f.institution,
@@ -418,7 +421,8 @@ impl StateStore {
                             f.record_id,
                             f.field,
                             run_id,
-                            at
+                            at,
+                            finding_json(f)
                         ],
                     )
                     ?;
@@ -602,76 +606,6 @@ impl StateStore {
         })
     }
 
-    /// Queues a run's digests (one per institution), superseding older ones not yet sent.
-    pub fn queue_digests(
-        &mut self,
-        run_id: &str,
-        at: &str,
-        digests: &[(String, OutgoingMail)],
-    ) -> Result<(), StateError> {
-        self.in_transaction(|tx| {
-            for (institution, mail) in digests {
-                tx.execute(
-                "UPDATE alert_outbox SET superseded = 1 WHERE institution = ?1 AND sent_at IS NULL",
-                params![institution],
-            )
-            ?;
-                let json = serde_json::to_string(mail).unwrap_or_default();
-                tx.execute(
-                    "INSERT OR REPLACE INTO alert_outbox (run_id, institution, mail, created_at) \
-                 VALUES (?1, ?2, ?3, ?4)",
-                    params![run_id, institution, json, at],
-                )?;
-            }
-            Ok(())
-        })
-    }
-
-    /// Digests waiting to be sent (newest per institution), as (run id, institution, mail).
-    pub fn pending_digests(&self) -> Result<Vec<(String, String, OutgoingMail)>, StateError> {
-        let rows = self.query(
-            "SELECT run_id, institution, mail FROM alert_outbox \
-             WHERE sent_at IS NULL AND superseded = 0 ORDER BY institution, run_id",
-            [],
-            |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, String>(2)?,
-                ))
-            },
-        )?;
-        // A row that no longer reads as a mail is skipped (and stays visible in the table).
-        Ok(rows
-            .into_iter()
-            .filter_map(|(run_id, institution, json)| {
-                Some((run_id, institution, serde_json::from_str(&json).ok()?))
-            })
-            .collect())
-    }
-
-    /// Records a delivery attempt: sent, or the error (the digest stays pending for the next try).
-    pub fn mark_digest(
-        &self,
-        run_id: &str,
-        institution: &str,
-        at: &str,
-        outcome: Result<(), &str>,
-    ) -> Result<(), StateError> {
-        let (sent_at, error) = match outcome {
-            Ok(()) => (Some(at), None),
-            Err(e) => (None, Some(e)),
-        };
-        self.connection
-            .execute(
-                "UPDATE alert_outbox SET attempts = attempts + 1, sent_at = ?3, last_error = ?4 \
-                 WHERE run_id = ?1 AND institution = ?2",
-                params![run_id, institution, sent_at, error],
-            )
-            .map_err(self.db())?;
-        Ok(())
-    }
-
     /// Checks the database file (`PRAGMA integrity_check`): `ok` or SQLite's list of problems.
     pub fn integrity(&self) -> Result<String, StateError> {
         self.connection
@@ -767,6 +701,11 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// A finding's identity across runs: a record's finding follows the record (source and record id),
 /// wherever the corrected export puts it; any other finding (about a file, or a row without an id)
 /// is the source's problem of that rule and field, whatever this month's file is called.
+/// The finding as stored for digests (rule, record reference, field, detail; never a value).
+fn finding_json(f: &Finding) -> String {
+    serde_json::to_string(f).unwrap_or_default()
+}
+
 fn finding_key(f: &Finding) -> String {
     let field = f.field.as_deref().unwrap_or("");
     match &f.record_id {
