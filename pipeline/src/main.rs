@@ -111,6 +111,13 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         count: usize,
     },
+    /// The data-quality digests: preview the next ones, or send them now.
+    Alerts {
+        #[arg(long, default_value = "config.toml")]
+        config: PathBuf,
+        #[command(subcommand)]
+        action: AlertsAction,
+    },
     /// Run the scheduled jobs (source pulls, publication, digests) until stopped with SIGTERM or
     /// Ctrl-C; one daemon per state database.
     Daemon {
@@ -138,6 +145,25 @@ enum Command {
         #[arg(long, default_value = ".")]
         assets: PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum AlertsAction {
+    /// Render the next digests (what is new, still open, resolved) without sending or marking
+    /// anything: to the terminal, or as .eml files with --out.
+    Preview {
+        /// Only this institution's digest (its key in the configuration, or `committee`).
+        #[arg(long)]
+        institution: Option<String>,
+        /// Render in this language instead of each reader's own.
+        #[arg(long)]
+        lang: Option<Language>,
+        /// Write each digest as an .eml file into this folder.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Plan the digests and send them now, with everything else waiting in the outbox.
+    Send,
 }
 
 #[derive(Debug, Subcommand)]
@@ -218,6 +244,7 @@ fn dispatch(cli: &Cli) -> Result<ExitCode> {
         Command::Review { config, action } => review_command(cli, config, action),
         Command::Explain { config, a, b } => explain_command(cli, config, a, b),
         Command::Status { config, runs } => status_command(cli, config, *runs),
+        Command::Alerts { config, action } => alerts_command(cli, config, action),
         Command::Daemon { config } => daemon_command(cli, config),
         Command::Schedule {
             config,
@@ -426,6 +453,66 @@ fn connect_command(cli: &Cli, config_path: &Path) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+fn alerts_command(cli: &Cli, config_path: &Path, action: &AlertsAction) -> Result<ExitCode> {
+    let config = Config::load(config_path)?;
+    match action {
+        AlertsAction::Send => {
+            let delivery =
+                regbridge::run::send_digests(&config, "alerts", regbridge::run::Backoff::Ignore)?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&delivery)?);
+            } else if !cli.quiet {
+                println!("sent: {}", delivery.sent);
+                for e in &delivery.errors {
+                    println!("  not delivered: {e}");
+                }
+            }
+            Ok(if delivery.errors.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        AlertsAction::Preview {
+            institution,
+            lang,
+            out,
+        } => {
+            let digests = regbridge::run::preview_digests(&config, *lang)?;
+            let chosen: Vec<_> = digests
+                .iter()
+                .filter(|(key, _)| institution.as_ref().is_none_or(|i| i == key))
+                .collect();
+            if let Some(dir) = out {
+                let outbox =
+                    regbridge_connectors::sink::mail::MailTransport::Outbox { dir: dir.clone() };
+                for (_, mail) in &chosen {
+                    outbox.send(mail)?;
+                }
+                if !cli.quiet {
+                    println!(
+                        "{} digests written to {} (nothing sent)",
+                        chosen.len(),
+                        dir.display()
+                    );
+                }
+            } else if cli.json {
+                println!("{}", serde_json::to_string_pretty(&chosen)?);
+            } else {
+                for (key, mail) in &chosen {
+                    println!("==== {key}: to {}", mail.to.join(", "));
+                    println!("Subject: {}\n", mail.subject);
+                    println!("{}", mail.text);
+                }
+                if chosen.is_empty() && !cli.quiet {
+                    println!("nothing to tell: no digest would go out now");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }
 
 fn pull_command(cli: &Cli, config_path: &Path, full: bool, wanted: &[String]) -> Result<ExitCode> {

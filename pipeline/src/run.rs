@@ -806,6 +806,31 @@ pub fn next_digests(
     Ok(digests)
 }
 
+/// The next digests as the mails that would carry them (outbox key, mail), planned from the state
+/// database without marking or sending anything (`regbridge alerts preview`).
+pub fn preview_digests(
+    config: &Config,
+    language: Option<Language>,
+) -> Result<Vec<(String, OutgoingMail)>, RunError> {
+    let Some(store) = StateStore::open_reader(&config.run.state_dir)? else {
+        return Ok(Vec::new());
+    };
+    let assets = Assets::load(config)?;
+    let templates = Templates::load(&config.paths.templates)?;
+    let run_id = format!("preview-{}", Utc::now().format("%Y%m%dT%H%M%SZ"));
+    let digests = next_digests(
+        config,
+        &store,
+        (&assets.rules, &templates),
+        &run_id,
+        language,
+    )?;
+    Ok(digests
+        .iter()
+        .map(|d| (d.key.clone(), digest_mail(config, &run_id, d)))
+        .collect())
+}
+
 /// Pairs in the review queue per institution whose records they involve.
 fn pending_reviews(config: &Config) -> BTreeMap<String, usize> {
     let mut counts = BTreeMap::new();

@@ -105,9 +105,13 @@ impl StateStore {
             .into_iter()
             .filter_map(
                 |(key, finding, first_seen_at, resolved_at, announced_at, reminded_at)| {
+                    let value: serde_json::Value = serde_json::from_str(&finding).ok()?;
+                    let ordinal = value.get("ordinal").and_then(serde_json::Value::as_u64);
+                    let mut finding: Finding = serde_json::from_value(value).ok()?;
+                    finding.ordinal = ordinal.unwrap_or(0);
                     Some(AlertCandidate {
                         key,
-                        finding: serde_json::from_str(&finding).ok()?,
+                        finding,
                         first_seen_at,
                         resolved_at,
                         announced_at,

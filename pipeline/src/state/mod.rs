@@ -701,9 +701,14 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// A finding's identity across runs: a record's finding follows the record (source and record id),
 /// wherever the corrected export puts it; any other finding (about a file, or a row without an id)
 /// is the source's problem of that rule and field, whatever this month's file is called.
-/// The finding as stored for digests (rule, record reference, field, detail; never a value).
+/// The finding as stored for digests (rule, record reference, field, detail; never a value), with
+/// its place in the file so that digests list records in file order.
 fn finding_json(f: &Finding) -> String {
-    serde_json::to_string(f).unwrap_or_default()
+    let mut value = serde_json::to_value(f).unwrap_or_default();
+    if let Some(object) = value.as_object_mut() {
+        object.insert("ordinal".to_string(), serde_json::Value::from(f.ordinal));
+    }
+    value.to_string()
 }
 
 fn finding_key(f: &Finding) -> String {
