@@ -5,6 +5,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "support/pki.rs"]
+mod pki;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -15,56 +18,10 @@ use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper::Response;
 use hyper_util::rt::TokioIo;
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
-};
+use pki::Pki;
 use regbridge_connectors::decode::{Format, JsonFormat};
 use regbridge_connectors::source::http::{HttpSettings, HttpSource, Page, PageSink, PullStart};
 use rustls::pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer};
-
-/// A certificate authority, the server's certificate for 127.0.0.1, and a client certificate, in
-/// PEM files under `dir`.
-struct Pki {
-    ca_key: KeyPair,
-    ca_params: CertificateParams,
-}
-
-impl Pki {
-    fn new(name: &str) -> Pki {
-        let ca_key = KeyPair::generate().unwrap();
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, format!("{name} test CA"));
-        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        Pki { ca_key, ca_params }
-    }
-
-    fn ca_pem(&self) -> String {
-        self.ca_params.self_signed(&self.ca_key).unwrap().pem()
-    }
-
-    /// A leaf certificate and its key, for `names` (server) or a client.
-    fn issue(&self, names: &[&str], client: bool) -> (String, String) {
-        let key = KeyPair::generate().unwrap();
-        let mut params =
-            CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
-                .unwrap();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "regbridge test");
-        params.extended_key_usages = vec![if client {
-            ExtendedKeyUsagePurpose::ClientAuth
-        } else {
-            ExtendedKeyUsagePurpose::ServerAuth
-        }];
-        let issuer = Issuer::from_params(&self.ca_params, &self.ca_key);
-        let cert = params.signed_by(&key, &issuer).unwrap();
-        (cert.pem(), key.serialize_pem())
-    }
-}
 
 /// A TLS server on 127.0.0.1 answering every request with two records; it requires a client
 /// certificate issued by `client_ca`.

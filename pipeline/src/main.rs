@@ -849,12 +849,16 @@ fn status_command(cli: &Cli, config_path: &Path, runs: usize) -> Result<ExitCode
         .map(|q| q.len())
         .unwrap_or(0);
     let pulls = store.pull_health().unwrap_or_default();
+    let waiting_mail = store.due_mails(None).map(|m| m.len()).unwrap_or(0);
+    let refused_mail = store.failed_mails().unwrap_or_default();
     if cli.json {
         let out = serde_json::json!({
             "state": state_dir.join(regbridge::state::DATABASE),
             "runs": last_runs,
             "sources": sources,
             "pulls": pulls,
+            "mail_waiting": waiting_mail,
+            "mail_refused": refused_mail,
             "open_findings": open,
             "resolved_findings": resolved,
             "pending_reviews": pending_reviews,
@@ -912,6 +916,17 @@ fn status_command(cli: &Cli, config_path: &Path, runs: usize) -> Result<ExitCode
                 p.last_ok_at.as_deref().map_or("never".into(), local)
             );
         }
+    }
+    println!();
+    println!("mail: {waiting_mail} waiting in the outbox");
+    for m in &refused_mail {
+        println!(
+            "  refused for good ({}): {} of run {}: {}",
+            local(&m.failed_at),
+            m.key,
+            m.run_id,
+            m.error
+        );
     }
     println!();
     println!("open findings (resolved so far)");

@@ -10,6 +10,9 @@ mod daemon;
 mod fixtures;
 mod http;
 mod national;
+#[path = "../../connectors/tests/support/pki.rs"]
+mod pki;
+mod smtp;
 mod state;
 
 use std::path::{Path, PathBuf};

@@ -199,8 +199,8 @@ impl StateStore {
         Ok(())
     }
 
-    /// Records how an attempt ended. A sent mail's findings count as told from `at` on: new ones
-    /// announced (and reminded), reminders reminded, resolutions announced.
+    /// Records how an attempt ended. A sent (or permanently refused) mail's findings count as told
+    /// from `at` on: new ones announced (and reminded), reminders reminded, resolutions announced.
     pub fn record_attempt(
         &mut self,
         (run_id, key): (&str, &str),
@@ -209,12 +209,25 @@ impl StateStore {
     ) -> Result<(), StateError> {
         self.in_transaction(|tx| {
             match attempt {
-                Attempt::Sent => {
-                    tx.execute(
-                        "UPDATE alert_outbox SET attempts = attempts + 1, sent_at = ?3, \
-                         sending_at = NULL, last_error = NULL WHERE run_id = ?1 AND institution = ?2",
-                        params![run_id, key, at],
-                    )?;
+                Attempt::Sent | Attempt::Failed { .. } => {
+                    if let Attempt::Failed { error } = attempt {
+                        tx.execute(
+                            "UPDATE alert_outbox SET attempts = attempts + 1, last_error = ?3, \
+                             failed_at = ?4, sending_at = NULL \
+                             WHERE run_id = ?1 AND institution = ?2",
+                            params![run_id, key, error, at],
+                        )?;
+                    } else {
+                        tx.execute(
+                            "UPDATE alert_outbox SET attempts = attempts + 1, sent_at = ?3, \
+                             sending_at = NULL, last_error = NULL \
+                             WHERE run_id = ?1 AND institution = ?2",
+                            params![run_id, key, at],
+                        )?;
+                    }
+                    // A refused digest's findings count as told too: the next digests must not
+                    // repeat a mail the server will refuse again (the refusal is reported, and
+                    // reminders bring them back once the address is fixed).
                     for (kind, sql) in [
                         (
                             "new",
@@ -245,13 +258,6 @@ impl StateStore {
                         "UPDATE alert_outbox SET attempts = attempts + 1, last_error = ?3, \
                          next_attempt_at = ?4, sending_at = NULL WHERE run_id = ?1 AND institution = ?2",
                         params![run_id, key, error, next_at],
-                    )?;
-                }
-                Attempt::Failed { error } => {
-                    tx.execute(
-                        "UPDATE alert_outbox SET attempts = attempts + 1, last_error = ?3, \
-                         failed_at = ?4, sending_at = NULL WHERE run_id = ?1 AND institution = ?2",
-                        params![run_id, key, error, at],
                     )?;
                 }
             }
