@@ -189,6 +189,10 @@ impl StateStore {
                 known: MIGRATIONS.len(),
             });
         }
+        // A database the first writer has created but not yet set up holds nothing to read.
+        if version == 0 {
+            return Ok(None);
+        }
         Ok(Some(store))
     }
 
