@@ -21,3 +21,11 @@ CREATE TABLE alert_items (
 ALTER TABLE alert_outbox ADD COLUMN next_attempt_at TEXT;
 ALTER TABLE alert_outbox ADD COLUMN failed_at TEXT;
 ALTER TABLE alert_outbox ADD COLUMN sending_at TEXT;
+
+-- Before this version every digest listed every open finding: what a delivered digest already
+-- listed counts as told, so the first digest after the upgrade does not call it new.
+UPDATE findings
+SET announced_at = (SELECT MAX(sent_at) FROM alert_outbox o WHERE o.institution = findings.institution),
+    reminded_at  = (SELECT MAX(sent_at) FROM alert_outbox o WHERE o.institution = findings.institution)
+WHERE resolved_at IS NULL
+  AND first_seen_at <= (SELECT MAX(sent_at) FROM alert_outbox o WHERE o.institution = findings.institution);

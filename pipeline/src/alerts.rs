@@ -68,11 +68,19 @@ impl Templates {
         let strings: BTreeMap<String, BTreeMap<String, String>> =
             read_toml(&dir.join("strings.toml"))?;
         for language in [Language::Sq, Language::Sr, Language::En] {
-            if !strings.contains_key(language.as_str()) {
+            let Some(words) = strings.get(language.as_str()) else {
                 return Err(AlertError::Template {
                     name: "strings.toml".to_string(),
                     message: format!("no [{}] table", language.as_str()),
                 });
+            };
+            // Every text is a small template: a mistake shows now, not in the middle of a run.
+            for (key, text) in words {
+                env.template_from_str(text)
+                    .map_err(|e| AlertError::Template {
+                        name: format!("strings.toml [{}] {key}", language.as_str()),
+                        message: e.to_string(),
+                    })?;
             }
         }
         Ok(Templates { env, strings })
@@ -120,10 +128,15 @@ pub fn plan(
     now: chrono::DateTime<chrono::Utc>,
     reminder_days: i64,
 ) -> BTreeMap<String, Vec<PlannedItem>> {
-    let days_since = |at: &str| {
-        chrono::DateTime::parse_from_rfc3339(at)
-            .map_or(0, |t| (now - t.with_timezone(&chrono::Utc)).num_days())
+    let since = |at: &str| {
+        chrono::DateTime::parse_from_rfc3339(at).map_or(chrono::Duration::zero(), |t| {
+            now - t.with_timezone(&chrono::Utc)
+        })
     };
+    let days_since = |at: &str| since(at).num_days();
+    // A weekly digest comes a little more than seven days after the last one told (sending took
+    // a moment): half a day of grace keeps reminders on the cadence instead of a week late.
+    let cadence = chrono::Duration::days(reminder_days) - chrono::Duration::hours(12);
     let mut planned: BTreeMap<String, Vec<PlannedItem>> = BTreeMap::new();
     for c in candidates {
         let kind = match (&c.resolved_at, &c.announced_at) {
@@ -132,7 +145,7 @@ pub fn plan(
             (None, None) => Some(AlertKind::New),
             (None, Some(announced)) => {
                 let last_word = c.reminded_at.as_deref().unwrap_or(announced);
-                (days_since(last_word) >= reminder_days).then_some(AlertKind::Reminder)
+                (since(last_word) >= cadence).then_some(AlertKind::Reminder)
             }
         };
         if let Some(kind) = kind {
@@ -529,5 +542,78 @@ fn reference(f: &Finding, words: &BTreeMap<String, String>) -> String {
     match &f.record_id {
         Some(id) => format!("{id} ({place})"),
         None => place,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::findings::Dimension;
+
+    fn candidate(
+        key: &str,
+        told: Option<&str>,
+        reminded: Option<&str>,
+        resolved: Option<&str>,
+    ) -> AlertCandidate {
+        AlertCandidate {
+            key: key.to_string(),
+            finding: Finding {
+                institution: "police".to_string(),
+                source: "police".to_string(),
+                file: "a.csv".to_string(),
+                ordinal: 2,
+                location: "row 2".to_string(),
+                record_id: Some(key.to_string()),
+                rule: "birth_date.valid".to_string(),
+                severity: Severity::Error,
+                dimension: Dimension::Validity,
+                field: Some("birth_date".to_string()),
+                detail: None,
+                child_id: None,
+            },
+            first_seen_at: "2026-11-01T08:00:00+00:00".to_string(),
+            resolved_at: resolved.map(str::to_string),
+            announced_at: told.map(str::to_string),
+            reminded_at: reminded.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_finding_is_told_new_then_reminded_on_the_cadence_then_resolved_once() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-20T08:00:00+00:00")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let told = Some("2026-11-18T08:00:00+00:00");
+        let long_ago = Some("2026-11-10T08:00:00+00:00");
+        let candidates = [
+            candidate("new", None, None, None),
+            candidate("told-recently", told, told, None),
+            candidate("told-long-ago", long_ago, long_ago, None),
+            candidate("reminded-recently", long_ago, told, None),
+            candidate(
+                "resolved",
+                long_ago,
+                long_ago,
+                Some("2026-11-19T08:00:00+00:00"),
+            ),
+            // Found and fixed between two digests: nobody needs to hear of it.
+            candidate("never-told", None, None, Some("2026-11-19T08:00:00+00:00")),
+        ];
+        let planned = plan(&candidates, now, 7);
+        let kinds: Vec<(&str, AlertKind, i64)> = planned["police"]
+            .iter()
+            .map(|i| (i.key.as_str(), i.kind, i.age_days))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("new", AlertKind::New, 19),
+                ("told-long-ago", AlertKind::Reminder, 19),
+                ("resolved", AlertKind::Resolved, 19),
+            ]
+        );
+        assert!(plan(&[candidate("x", told, told, None)], now, 7).is_empty());
     }
 }

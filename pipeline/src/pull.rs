@@ -355,7 +355,7 @@ impl HttpPull<'_> {
             self.config,
             store,
             crate::run::Backoff::Ignore,
-            &|queued: &str| queued == key,
+            &|queued| queued.key == key,
         )?;
         for e in delivery.errors {
             tracing::warn!(error = %e, "IT staff not told yet; the mail waits in the outbox");

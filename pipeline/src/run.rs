@@ -454,12 +454,14 @@ fn run_with_state(
     // The daemon's publication leaves digests to the `digests` job when one is scheduled; a run
     // started by hand plans them from the findings' history and sends them at once.
     let deferred = kind == "publish" && config.schedule.digests.is_some();
-    let delivery = if deferred {
-        deliver_due(config, store, Backoff::Respect)?
+    let mut delivery = Delivery::default();
+    if deferred {
+        mail_outcome(&mut delivery, deliver_due(config, store, Backoff::Respect));
     } else {
-        queue_digests(config, store, &assets.rules, &templates, &run_id)?;
-        deliver_due(config, store, Backoff::Ignore)?
-    };
+        let queued = queue_digests(config, store, &assets.rules, &templates, &run_id);
+        mail_outcome(&mut delivery, queued);
+        mail_outcome(&mut delivery, deliver_due(config, store, Backoff::Ignore));
+    }
     let (emails_written, email_errors) = (delivery.sent, delivery.errors);
     clock.lap("alerts");
 
@@ -788,6 +790,18 @@ pub fn next_digests(
             &ctx,
         )?);
     }
+    // The Committee hears of what goes to institutions: not of readers without recipients (whose
+    // findings are never marked told, and would come back in every summary).
+    let planned: BTreeMap<String, Vec<crate::alerts::PlannedItem>> = planned
+        .into_iter()
+        .filter(|(key, _)| {
+            language.is_some()
+                || config
+                    .institutions
+                    .get(key)
+                    .is_some_and(|i| !i.recipients.is_empty())
+        })
+        .collect();
     if let (Some(committee), false) = (&alerts.committee, planned.is_empty()) {
         let reader = Reader {
             key: "committee",
@@ -850,30 +864,47 @@ fn pending_reviews(config: &Config) -> BTreeMap<String, usize> {
 }
 
 /// Plans the next digests and queues those with recipients (each superseding its reader's unsent
-/// one); returns how many were queued.
+/// one); returns how many were queued. A mail whose sending was cut short goes first, as it is,
+/// so that its findings are not planned into a second copy under another Message-ID. A reader
+/// whose last digest was refused for good gets the next one only after `reminder_days`. A waiting
+/// digest of a reader with nothing to tell any more is set aside.
 fn queue_digests(
     config: &Config,
     store: &mut StateStore,
     rules: &crate::rules::RuleBook,
     templates: &Templates,
     run_id: &str,
-) -> Result<usize, RunError> {
+) -> Result<Delivery, RunError> {
+    let first = deliver_where(config, store, Backoff::Ignore, &|m| m.interrupted)?;
     let digests = next_digests(config, store, (rules, templates), run_id, None)?;
     let at = Utc::now().to_rfc3339();
-    let mut queued = 0;
+    let pause_since =
+        (Utc::now() - chrono::Duration::days(config.alerts.reminder_days)).to_rfc3339();
+    let mut planned = std::collections::BTreeSet::new();
     for digest in digests.iter().filter(|d| !d.recipients.is_empty()) {
+        planned.insert(digest.key.clone());
+        if store.refused_since(&digest.key, &pause_since)? {
+            tracing::warn!(key = %digest.key, "the last digest was refused for good; waiting before the next");
+            continue;
+        }
         let mail = digest_mail(config, run_id, digest);
         store.queue_mail((run_id, &at), &digest.key, &mail, &digest.items)?;
-        queued += 1;
     }
-    Ok(queued)
+    for key in store.waiting_keys()? {
+        let reader = key == "committee" || config.institutions.contains_key(&key);
+        if reader && !planned.contains(&key) {
+            store.supersede_waiting(&key)?;
+        }
+    }
+    Ok(first)
 }
 
-/// What a delivery of the pending digests did.
+/// What a delivery of the waiting mail did.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Delivery {
     pub sent: usize,
-    /// `institution: error` for each digest that could not be delivered (it stays pending).
+    /// `reader: error` for each mail that could not be delivered (it stays waiting, unless refused
+    /// for good).
     pub errors: Vec<String>,
 }
 
@@ -897,20 +928,35 @@ fn deliver_due(
     deliver_where(config, store, backoff, &|_| true)
 }
 
-/// [`deliver_due`] for the mails whose outbox key (an institution, `committee`, `it:<source>`)
-/// `wanted` accepts.
+/// Adds what happened to the mail to a delivery, or the reason it could not be tried: mail never
+/// fails a run that has published.
+fn mail_outcome(delivery: &mut Delivery, result: Result<Delivery, RunError>) {
+    match result {
+        Ok(more) => {
+            delivery.sent += more.sent;
+            delivery.errors.extend(more.errors);
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "alerts not sent");
+            delivery.errors.push(e.to_string());
+        }
+    }
+}
+
+/// [`deliver_due`] for the mails `wanted` accepts (by outbox key: an institution, `committee`,
+/// `it:<source>`; or by whether their last attempt was cut short).
 pub(crate) fn deliver_where(
     config: &Config,
     store: &mut StateStore,
     backoff: Backoff,
-    wanted: &dyn Fn(&str) -> bool,
+    wanted: &dyn Fn(&crate::state::PendingMail) -> bool,
 ) -> Result<Delivery, RunError> {
     let now = Utc::now();
     let due = match backoff {
         Backoff::Respect => store.due_mails(Some(&now.to_rfc3339()))?,
         Backoff::Ignore => store.due_mails(None)?,
     };
-    let due: Vec<_> = due.into_iter().filter(|m| wanted(&m.key)).collect();
+    let due: Vec<_> = due.into_iter().filter(|m| wanted(m)).collect();
     if due.is_empty() {
         return Ok(Delivery::default());
     }
@@ -965,8 +1011,9 @@ pub fn send_digests(config: &Config, kind: &str, backoff: Backoff) -> Result<Del
     let assets = Assets::load(config)?;
     let templates = Templates::load(&config.paths.templates)?;
     recorded(config, kind, |store, run_id, _| {
-        queue_digests(config, store, &assets.rules, &templates, run_id)?;
-        deliver_due(config, store, backoff)
+        let mut delivery = queue_digests(config, store, &assets.rules, &templates, run_id)?;
+        mail_outcome(&mut delivery, deliver_due(config, store, backoff));
+        Ok(delivery)
     })
 }
 

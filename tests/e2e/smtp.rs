@@ -543,8 +543,9 @@ fn a_permanent_refusal_is_reported_and_not_retried() {
 }
 
 /// A crash after the server accepted a digest but before regbridge recorded it (simulated by
-/// putting the outbox row back as a crash would leave it): the next attempt sends it again, with
-/// the same Message-ID, so that mail clients show one message; nothing else is sent twice.
+/// putting the outbox row and the findings back as a crash would leave them): the next attempt
+/// sends that same mail again, with its Message-ID, so that mail clients show one message; its
+/// findings are not planned into a second digest, and nothing else is sent twice.
 #[test]
 fn a_digest_whose_sending_was_cut_short_goes_again_with_the_same_message_id() {
     let work = tempfile::tempdir().unwrap();
@@ -561,6 +562,12 @@ fn a_digest_whose_sending_was_cut_short_goes_again_with_the_same_message_id() {
     connection
         .execute(
             "UPDATE alert_outbox SET sending_at = sent_at, sent_at = NULL",
+            [],
+        )
+        .unwrap();
+    connection
+        .execute(
+            "UPDATE findings SET announced_at = NULL, reminded_at = NULL",
             [],
         )
         .unwrap();
@@ -617,4 +624,32 @@ fn an_open_finding_is_reminded_on_the_cadence_with_its_age() {
     assert!(messages[1].text.contains("e hapur prej 8 ditësh"));
     run(&config);
     assert_eq!(server.messages().len(), 2, "and not again the next day");
+}
+
+#[test]
+fn a_waiting_digest_about_a_finding_fixed_meanwhile_is_not_sent() {
+    let work = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let smtp = format!(
+        "[alerts.smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\ntimeout_secs = 5\n"
+    );
+    let config = police_config(work.path(), &smtp);
+    police_export(work.path(), &[GOOD, BAD]);
+    run(&config);
+    // Fixed while the mail server was still down: nobody heard of it, nobody needs to.
+    police_export(
+        work.path(),
+        &[GOOD, &BAD.replace("31.02.2012", "28.02.2012")],
+    );
+    run(&config);
+    let server = SmtpServer::start(&work.path().join("maildir"), &["--port", &port.to_string()]);
+    ok(regbridge()
+        .args(["alerts", "--config"])
+        .arg(&config)
+        .arg("send"));
+    assert_eq!(server.messages().len(), 0);
 }

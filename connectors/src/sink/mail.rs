@@ -127,7 +127,12 @@ pub enum MailTransport {
 impl MailTransport {
     /// Delivers `mail`.
     pub fn send(&self, mail: &OutgoingMail) -> Result<(), SinkError> {
-        let message = build_message(mail)?;
+        // A mail that cannot be built (an invalid address in the configuration) will not build
+        // on the next attempt either.
+        let message = build_message(mail).map_err(|e| match e {
+            SinkError::Mail(message) => SinkError::MailRefused(message),
+            other => other,
+        })?;
         match self {
             MailTransport::Outbox { dir } => {
                 fs::create_dir_all(dir).map_err(|e| SinkError::io("create", dir, e))?;
@@ -146,8 +151,12 @@ impl MailTransport {
                         ),
                         settings.password.as_deref(),
                     );
-                    // A 5xx answer is final; connection trouble and 4xx answers may pass.
-                    if e.is_permanent() {
+                    // A 5xx answer is final; connection trouble and 4xx answers may pass, and so
+                    // may a refused login (535 …: the password is being changed).
+                    let login = e.status().is_some_and(|code| {
+                        ["530", "534", "535", "538"].contains(&code.to_string().as_str())
+                    });
+                    if e.is_permanent() && !login {
                         SinkError::MailRefused(message)
                     } else {
                         SinkError::Mail(message)

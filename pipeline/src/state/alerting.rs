@@ -135,7 +135,8 @@ impl StateStore {
         self.in_transaction(|tx| {
             tx.execute(
                 "UPDATE alert_outbox SET superseded = 1 \
-                 WHERE institution = ?1 AND sent_at IS NULL AND failed_at IS NULL",
+                 WHERE institution = ?1 AND sent_at IS NULL AND failed_at IS NULL \
+                 AND sending_at IS NULL",
                 params![key],
             )?;
             tx.execute(
@@ -199,8 +200,8 @@ impl StateStore {
         Ok(())
     }
 
-    /// Records how an attempt ended. A sent (or permanently refused) mail's findings count as told
-    /// from `at` on: new ones announced (and reminded), reminders reminded, resolutions announced.
+    /// Records how an attempt ended. A sent mail's findings count as told from `at` on: new ones
+    /// announced (and reminded), reminders reminded, resolutions announced.
     pub fn record_attempt(
         &mut self,
         (run_id, key): (&str, &str),
@@ -209,25 +210,22 @@ impl StateStore {
     ) -> Result<(), StateError> {
         self.in_transaction(|tx| {
             match attempt {
-                Attempt::Sent | Attempt::Failed { .. } => {
-                    if let Attempt::Failed { error } = attempt {
-                        tx.execute(
-                            "UPDATE alert_outbox SET attempts = attempts + 1, last_error = ?3, \
-                             failed_at = ?4, sending_at = NULL \
-                             WHERE run_id = ?1 AND institution = ?2",
-                            params![run_id, key, error, at],
-                        )?;
-                    } else {
-                        tx.execute(
-                            "UPDATE alert_outbox SET attempts = attempts + 1, sent_at = ?3, \
-                             sending_at = NULL, last_error = NULL \
-                             WHERE run_id = ?1 AND institution = ?2",
-                            params![run_id, key, at],
-                        )?;
-                    }
-                    // A refused digest's findings count as told too: the next digests must not
-                    // repeat a mail the server will refuse again (the refusal is reported, and
-                    // reminders bring them back once the address is fixed).
+                Attempt::Failed { error } => {
+                    // Nobody received it: its findings stay untold. The reader's next digest waits
+                    // (see `refused_since`) instead of meeting the same refusal at every run.
+                    tx.execute(
+                        "UPDATE alert_outbox SET attempts = attempts + 1, last_error = ?3, \
+                         failed_at = ?4, sending_at = NULL WHERE run_id = ?1 AND institution = ?2",
+                        params![run_id, key, error, at],
+                    )?;
+                }
+                Attempt::Sent => {
+                    tx.execute(
+                        "UPDATE alert_outbox SET attempts = attempts + 1, sent_at = ?3, \
+                         sending_at = NULL, last_error = NULL \
+                         WHERE run_id = ?1 AND institution = ?2",
+                        params![run_id, key, at],
+                    )?;
                     for (kind, sql) in [
                         (
                             "new",
@@ -263,6 +261,42 @@ impl StateStore {
             }
             Ok(())
         })
+    }
+
+    /// Whether the newest mail for `key` was refused for good at or after `since`.
+    pub fn refused_since(&self, key: &str, since: &str) -> Result<bool, StateError> {
+        let n: i64 = self
+            .connection
+            .query_row(
+                "SELECT COUNT(*) FROM alert_outbox WHERE institution = ?1 AND failed_at >= ?2 \
+                 AND created_at = (SELECT MAX(created_at) FROM alert_outbox WHERE institution = ?1)",
+                params![key, since],
+                |row| row.get(0),
+            )
+            .map_err(self.db())?;
+        Ok(n > 0)
+    }
+
+    /// Sets aside `key`'s waiting mail (it would tell what is no longer so).
+    pub fn supersede_waiting(&self, key: &str) -> Result<(), StateError> {
+        self.connection
+            .execute(
+                "UPDATE alert_outbox SET superseded = 1 WHERE institution = ?1 AND sent_at IS NULL \
+                 AND failed_at IS NULL AND sending_at IS NULL",
+                params![key],
+            )
+            .map_err(self.db())?;
+        Ok(())
+    }
+
+    /// Outbox keys with a mail waiting to be sent.
+    pub fn waiting_keys(&self) -> Result<Vec<String>, StateError> {
+        self.query(
+            "SELECT DISTINCT institution FROM alert_outbox WHERE sent_at IS NULL \
+             AND superseded = 0 AND failed_at IS NULL ORDER BY institution",
+            [],
+            |row| row.get(0),
+        )
     }
 
     /// Mails given up after a permanent failure, newest first.

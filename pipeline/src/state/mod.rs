@@ -409,6 +409,23 @@ impl StateStore {
                     )
                     ?;
                 }
+                Some(Some(_))
+                    if tx.query_row(
+                        "SELECT announced_at IS NOT NULL AND resolution_announced_at IS NULL \
+                         FROM findings WHERE key = ?1",
+                        params![key],
+                        |row| row.get::<_, bool>(0),
+                    )? =>
+                {
+                    // Back before anyone was told it had gone: the same finding, still open, its
+                    // history (first seen, told) kept.
+                    changes.new += 1;
+                    tx.execute(
+                        "UPDATE findings SET resolved_run = NULL, resolved_at = NULL, last_run = ?2, \
+                         last_seen_at = ?3, finding = ?4 WHERE key = ?1",
+                        params![key, run_id, at, finding_json(f)],
+                    )?;
+                }
                 _ => {
                     changes.new += 1;
                     tx.execute(
@@ -717,10 +734,19 @@ fn finding_json(f: &Finding) -> String {
 
 fn finding_key(f: &Finding) -> String {
     let field = f.field.as_deref().unwrap_or("");
+    let at_record = ["row ", "line ", "/", "record "]
+        .iter()
+        .any(|p| f.location.starts_with(p));
     match &f.record_id {
         Some(id) => format!(
             "record\u{1f}{}\u{1f}{id}\u{1f}{}\u{1f}{field}",
             f.source, f.rule
+        ),
+        // A record without its id (an unreadable row, a missing case number): known only by its
+        // place, so that forty such rows are forty findings, not one.
+        None if at_record => format!(
+            "place\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{field}",
+            f.source, f.file, f.location, f.rule
         ),
         None => format!("source\u{1f}{}\u{1f}{}\u{1f}{field}", f.source, f.rule),
     }
