@@ -653,3 +653,33 @@ fn a_waiting_digest_about_a_finding_fixed_meanwhile_is_not_sent() {
         .arg("send"));
     assert_eq!(server.messages().len(), 0);
 }
+
+#[test]
+fn implicit_tls_through_a_private_ca_works() {
+    let work = tempfile::tempdir().unwrap();
+    let government = Pki::new("smtps");
+    let (cert, key) = government.issue(&["localhost", "127.0.0.1"], false);
+    let write = |name: &str, text: &str| {
+        let path = work.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let (cert, key, ca) = (
+        write("server.pem", &cert),
+        write("server.key", &key),
+        write("ca.pem", &government.ca_pem()),
+    );
+    let server = SmtpServer::start(
+        &work.path().join("maildir"),
+        &["--tls", &cert, &key, "--auth", "regbridge:smtp-secret-7731"],
+    );
+    let smtp = format!(
+        "[alerts.smtp]\nhost = \"localhost\"\nport = {}\nsecurity = \"tls\"\nusername = \"regbridge\"\npassword_env = \"E2E_SMTP_PASSWORD\"\nca_file = \"{ca}\"\ntimeout_secs = 5\n",
+        server.port
+    );
+    let config = police_config(&work.path().join("police-run"), &smtp);
+    police_export(&work.path().join("police-run"), &[GOOD, BAD]);
+    let summary = run(&config);
+    assert_eq!(summary["emails_written"], 1, "{summary}");
+    assert_eq!(server.messages().len(), 1);
+}

@@ -8,6 +8,7 @@ its standard input closes (the test dropping it) or it is killed.
 Options:
   --port N             listen on N (default: a free port)
   --starttls CERT KEY  offer STARTTLS with this certificate and key, and require it
+  --tls CERT KEY       speak TLS from the first byte (SMTPS, "implicit TLS")
   --auth USER:PASS     require AUTH (PLAIN or LOGIN) with these credentials
   --reject CODE        answer every DATA with CODE (e.g. 550 permanent, 451 temporary)
 """
@@ -64,6 +65,7 @@ def main():
     parser.add_argument("--maildir", required=True)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--starttls", nargs=2, metavar=("CERT", "KEY"))
+    parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     parser.add_argument("--auth")
     parser.add_argument("--reject")
     args = parser.parse_args()
@@ -73,11 +75,16 @@ def main():
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(*args.starttls)
         options.update(tls_context=context, require_starttls=True)
+    if args.tls:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(*args.tls)
+        options.update(ssl_context=context)
     if args.auth:
         user, password = args.auth.split(":", 1)
         options.update(
             authenticator=checker(user, password),
             auth_required=True,
+            # aiosmtpd counts only STARTTLS as TLS here; SMTPS is encrypted from the start.
             auth_require_tls=bool(args.starttls),
         )
     port = args.port or free_port()
