@@ -274,17 +274,7 @@ pub fn institution_digest(
         notes.push(templates.fill(&word("reviews"), base.clone())?);
     }
     notes.push(word("attachment"));
-    let text_and_html = render(
-        templates,
-        context! {
-            t => words.clone(),
-            intro => intro,
-            subject => subject.clone(),
-            sections => sections,
-            notes => notes,
-            language => language.as_str(),
-        },
-    )?;
+    let text_and_html = bodies(templates, language, (&intro, &subject), &sections, &notes)?;
     Ok(Digest {
         key: reader.key.to_string(),
         language,
@@ -359,6 +349,27 @@ fn groups(
     Ok(out)
 }
 
+/// The plain-text and HTML bodies of a digest in `language`.
+fn bodies(
+    templates: &Templates,
+    language: Language,
+    (intro, subject): (&str, &str),
+    sections: &[Section],
+    notes: &[String],
+) -> Result<(String, String), AlertError> {
+    render(
+        templates,
+        context! {
+            t => templates.words(language),
+            intro => intro,
+            subject => subject,
+            sections => sections,
+            notes => notes,
+            language => language.as_str(),
+        },
+    )
+}
+
 /// The plain-text and HTML bodies.
 fn render(templates: &Templates, values: minijinja::Value) -> Result<(String, String), AlertError> {
     let one = |name: &str| -> Result<String, AlertError> {
@@ -403,11 +414,7 @@ fn attachment(
             .find(|r| r.id == f.rule)
             .map(|r| r.render(language, f.field.as_deref(), f.detail.as_deref()))
             .unwrap_or_default();
-        let status = match item.kind {
-            AlertKind::New => word("status_new"),
-            AlertKind::Reminder => word("status_open"),
-            AlertKind::Resolved => word("status_resolved"),
-        };
+        let status = word(status_key(item.kind));
         let _ = writer.write_record([
             status.as_str(),
             f.severity.as_str(),
@@ -463,11 +470,7 @@ pub fn committee_digest(
         let groups = by_rule
             .into_iter()
             .map(|((kind, rule_id), n)| {
-                let label = match kind {
-                    AlertKind::New => word("status_new"),
-                    AlertKind::Reminder => word("status_open"),
-                    AlertKind::Resolved => word("status_resolved"),
-                };
+                let label = word(status_key(kind));
                 let message = rules
                     .rules
                     .iter()
@@ -488,17 +491,7 @@ pub fn committee_digest(
             groups,
         });
     }
-    let (text, html) = render(
-        templates,
-        context! {
-            t => words.clone(),
-            intro => intro,
-            subject => subject.clone(),
-            sections => sections,
-            notes => Vec::<String>::new(),
-            language => language.as_str(),
-        },
-    )?;
+    let (text, html) = bodies(templates, language, (&intro, &subject), &sections, &[])?;
     Ok(Digest {
         key: reader.key.to_string(),
         language,
@@ -510,6 +503,15 @@ pub fn committee_digest(
         items: Vec::new(),
         new: count(AlertKind::New),
     })
+}
+
+/// The word for what a digest tells about a finding.
+fn status_key(kind: AlertKind) -> &'static str {
+    match kind {
+        AlertKind::New => "status_new",
+        AlertKind::Reminder => "status_open",
+        AlertKind::Resolved => "status_resolved",
+    }
 }
 
 /// A record reference without personal data, in the reader's words:

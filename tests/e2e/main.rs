@@ -176,3 +176,27 @@ pub fn readable_texts(published: &Path, outbox: &Path) -> Vec<(String, String)> 
     }
     texts
 }
+
+/// Every given name, surname, personal number and date of birth in the generated police exports in
+/// `folder`, as the generator wrote them (at least four characters, so that none is part of an
+/// ordinary word): what must never leave a run.
+pub fn police_personal_values(folder: &Path) -> std::collections::BTreeSet<String> {
+    let mut forbidden = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(folder).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        let text = String::from_utf8_lossy(bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes))
+            .to_string();
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(b';')
+            .from_reader(text.as_bytes());
+        for row in reader.deserialize::<std::collections::BTreeMap<String, String>>() {
+            let row = row.unwrap();
+            for column in ["Emri", "Mbiemri", "Data e lindjes", "Numri personal"] {
+                if let Some(v) = row.get(column).filter(|v| v.chars().count() >= 4) {
+                    forbidden.insert(v.clone());
+                }
+            }
+        }
+    }
+    forbidden
+}

@@ -171,24 +171,7 @@ fn no_name_personal_number_or_birth_date_leaves_the_run() {
     assert_eq!(emails.len(), 3, "one digest per institution with findings");
 
     // Every given name, surname and date of birth in the exports, as the generator wrote them.
-    let mut forbidden: BTreeSet<String> = BTreeSet::new();
-    let police = sample.join("police");
-    for entry in std::fs::read_dir(&police).unwrap() {
-        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
-        let text = String::from_utf8_lossy(bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes))
-            .to_string();
-        let mut reader = csv::ReaderBuilder::new()
-            .delimiter(b';')
-            .from_reader(text.as_bytes());
-        for row in reader.deserialize::<BTreeMap<String, String>>() {
-            let row = row.unwrap();
-            for column in ["Emri", "Mbiemri", "Data e lindjes", "Numri personal"] {
-                if let Some(v) = row.get(column).filter(|v| v.chars().count() >= 4) {
-                    forbidden.insert(v.clone());
-                }
-            }
-        }
-    }
+    let forbidden = crate::police_personal_values(&sample.join("police"));
     assert!(forbidden.len() > 100);
     for (file, text) in readable_texts(&sample.join("out/published"), &outbox) {
         for word in &forbidden {

@@ -4,6 +4,7 @@
 //! private CA, a permanent refusal, and no name or date of birth in any message.
 
 use std::collections::{BTreeMap, BTreeSet};
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -319,7 +320,7 @@ fn each_institution_gets_one_digest_in_its_language_and_nothing_twice() {
     assert_eq!(server.messages().len(), 4);
 
     // No given name, surname, personal number or date of birth of the input in any message.
-    let forbidden = personal_values(&work.path().join("sample"));
+    let forbidden = crate::police_personal_values(&work.path().join("sample/police"));
     assert!(forbidden.len() > 50, "{}", forbidden.len());
     for m in server.messages() {
         for word in &forbidden {
@@ -330,29 +331,6 @@ fn each_institution_gets_one_digest_in_its_language_and_nothing_twice() {
         }
         assert!(!m.text.contains("smtp-secret-7731"));
     }
-}
-
-/// Every given name, surname, personal number and date of birth in the generated police export
-/// (at least four characters long, so that it cannot be part of an ordinary word).
-fn personal_values(sample: &Path) -> BTreeSet<String> {
-    let mut forbidden = BTreeSet::new();
-    for entry in std::fs::read_dir(sample.join("police")).unwrap() {
-        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
-        let text = String::from_utf8_lossy(bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes))
-            .to_string();
-        let mut reader = csv::ReaderBuilder::new()
-            .delimiter(b';')
-            .from_reader(text.as_bytes());
-        for row in reader.deserialize::<BTreeMap<String, String>>() {
-            let row = row.unwrap();
-            for column in ["Emri", "Mbiemri", "Data e lindjes", "Numri personal"] {
-                if let Some(v) = row.get(column).filter(|v| v.chars().count() >= 4) {
-                    forbidden.insert(v.clone());
-                }
-            }
-        }
-    }
-    forbidden
 }
 
 const POLICE_HEADER: &str = "Nr. i rastit;Data e identifikimit;Komuna;Vendi;Emri;Emri i babait;Mbiemri;Gjinia;Data e lindjes;Mosha;Numri personal;Komuniteti;Aktiviteti;Trafikim";
@@ -459,21 +437,26 @@ fn with_the_server_down_digests_wait_in_the_outbox_and_go_exactly_once_when_it_i
     assert!(messages[0].text.contains("PK-S-002"));
 }
 
-#[test]
-fn starttls_through_a_private_ca_works_and_an_untrusted_certificate_is_refused() {
-    let work = tempfile::tempdir().unwrap();
+/// A private CA's certificate for localhost and its key, and the CA, as PEM files in `dir`.
+fn tls_files(dir: &Path) -> (String, String, String) {
     let government = Pki::new("mail");
     let (cert, key) = government.issue(&["localhost", "127.0.0.1"], false);
     let write = |name: &str, text: &str| {
-        let path = work.path().join(name);
+        let path = dir.join(name);
         std::fs::write(&path, text).unwrap();
         path.display().to_string()
     };
-    let (cert, key, ca) = (
+    (
         write("server.pem", &cert),
         write("server.key", &key),
         write("ca.pem", &government.ca_pem()),
-    );
+    )
+}
+
+#[test]
+fn starttls_through_a_private_ca_works_and_an_untrusted_certificate_is_refused() {
+    let work = tempfile::tempdir().unwrap();
+    let (cert, key, ca) = tls_files(work.path());
     let server = SmtpServer::start(
         &work.path().join("maildir"),
         &[
@@ -657,18 +640,7 @@ fn a_waiting_digest_about_a_finding_fixed_meanwhile_is_not_sent() {
 #[test]
 fn implicit_tls_through_a_private_ca_works() {
     let work = tempfile::tempdir().unwrap();
-    let government = Pki::new("smtps");
-    let (cert, key) = government.issue(&["localhost", "127.0.0.1"], false);
-    let write = |name: &str, text: &str| {
-        let path = work.path().join(name);
-        std::fs::write(&path, text).unwrap();
-        path.display().to_string()
-    };
-    let (cert, key, ca) = (
-        write("server.pem", &cert),
-        write("server.key", &key),
-        write("ca.pem", &government.ca_pem()),
-    );
+    let (cert, key, ca) = tls_files(work.path());
     let server = SmtpServer::start(
         &work.path().join("maildir"),
         &["--tls", &cert, &key, "--auth", "regbridge:smtp-secret-7731"],
