@@ -214,6 +214,27 @@ fn sample_with_smtp(work: &Path, smtp_table: &str) -> PathBuf {
     config
 }
 
+/// A port nothing listens on (yet).
+fn unused_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A local server without TLS or login.
+fn open_smtp(port: u16) -> String {
+    format!(
+        "[alerts.smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\ntimeout_secs = 5\n"
+    )
+}
+
+/// The bad police row with its date corrected.
+fn fixed() -> String {
+    BAD.replace("31.02.2012", "28.02.2012")
+}
+
 fn plain_smtp(port: u16) -> String {
     format!(
         "[alerts.smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\nusername = \"regbridge\"\npassword_env = \"E2E_SMTP_PASSWORD\"\ntimeout_secs = 5\n"
@@ -368,10 +389,7 @@ const BAD: &str =
 fn a_resolved_finding_is_announced_once() {
     let work = tempfile::tempdir().unwrap();
     let server = SmtpServer::start(&work.path().join("maildir"), &[]);
-    let smtp = format!(
-        "[alerts.smtp]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\ntimeout_secs = 5\n",
-        server.port
-    );
+    let smtp = open_smtp(server.port);
     let config = police_config(work.path(), &smtp);
     police_export(work.path(), &[GOOD, BAD]);
     run(&config);
@@ -379,10 +397,7 @@ fn a_resolved_finding_is_announced_once() {
     assert_eq!(first.len(), 1);
     assert!(first[0].text.contains("PK-S-002"));
 
-    police_export(
-        work.path(),
-        &[GOOD, &BAD.replace("31.02.2012", "28.02.2012")],
-    );
+    police_export(work.path(), &[GOOD, &fixed()]);
     run(&config);
     let messages = server.messages();
     assert_eq!(messages.len(), 2, "the resolution is told");
@@ -402,14 +417,8 @@ fn a_resolved_finding_is_announced_once() {
 fn with_the_server_down_digests_wait_in_the_outbox_and_go_exactly_once_when_it_is_back() {
     let work = tempfile::tempdir().unwrap();
     // A port nothing listens on yet.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let smtp = format!(
-        "[alerts.smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\ntimeout_secs = 5\n"
-    );
+    let port = unused_port();
+    let smtp = open_smtp(port);
     let config = police_config(work.path(), &smtp);
     police_export(work.path(), &[GOOD, BAD]);
     let summary = run(&config);
@@ -498,10 +507,7 @@ fn starttls_through_a_private_ca_works_and_an_untrusted_certificate_is_refused()
 fn a_permanent_refusal_is_reported_and_not_retried() {
     let work = tempfile::tempdir().unwrap();
     let server = SmtpServer::start(&work.path().join("maildir"), &["--reject", "550"]);
-    let smtp = format!(
-        "[alerts.smtp]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\ntimeout_secs = 5\n",
-        server.port
-    );
+    let smtp = open_smtp(server.port);
     let config = police_config(work.path(), &smtp);
     police_export(work.path(), &[GOOD, BAD]);
     let summary = run(&config);
@@ -533,10 +539,7 @@ fn a_permanent_refusal_is_reported_and_not_retried() {
 fn a_digest_whose_sending_was_cut_short_goes_again_with_the_same_message_id() {
     let work = tempfile::tempdir().unwrap();
     let server = SmtpServer::start(&work.path().join("maildir"), &[]);
-    let smtp = format!(
-        "[alerts.smtp]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\ntimeout_secs = 5\n",
-        server.port
-    );
+    let smtp = open_smtp(server.port);
     let config = police_config(work.path(), &smtp);
     police_export(work.path(), &[GOOD, BAD]);
     run(&config);
@@ -575,10 +578,7 @@ fn a_digest_whose_sending_was_cut_short_goes_again_with_the_same_message_id() {
 fn an_open_finding_is_reminded_on_the_cadence_with_its_age() {
     let work = tempfile::tempdir().unwrap();
     let server = SmtpServer::start(&work.path().join("maildir"), &[]);
-    let smtp = format!(
-        "[alerts.smtp]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\ntimeout_secs = 5\n",
-        server.port
-    );
+    let smtp = open_smtp(server.port);
     let config = police_config(work.path(), &smtp);
     police_export(work.path(), &[GOOD, BAD]);
     run(&config);
@@ -612,22 +612,13 @@ fn an_open_finding_is_reminded_on_the_cadence_with_its_age() {
 #[test]
 fn a_waiting_digest_about_a_finding_fixed_meanwhile_is_not_sent() {
     let work = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let smtp = format!(
-        "[alerts.smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\ntimeout_secs = 5\n"
-    );
+    let port = unused_port();
+    let smtp = open_smtp(port);
     let config = police_config(work.path(), &smtp);
     police_export(work.path(), &[GOOD, BAD]);
     run(&config);
     // Fixed while the mail server was still down: nobody heard of it, nobody needs to.
-    police_export(
-        work.path(),
-        &[GOOD, &BAD.replace("31.02.2012", "28.02.2012")],
-    );
+    police_export(work.path(), &[GOOD, &fixed()]);
     run(&config);
     let server = SmtpServer::start(&work.path().join("maildir"), &["--port", &port.to_string()]);
     ok(regbridge()
