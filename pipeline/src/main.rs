@@ -1062,7 +1062,7 @@ fn eval_command(cli: &Cli, config_path: &Path, truth: &Path) -> Result<ExitCode>
             .probabilistic;
     let (keys, link_records): (Vec<_>, Vec<_>) = records.into_iter().unzip();
     let candidates =
-        regbridge::linkage::probabilistic::blocking_pairs(&link_records, settings.max_block_size);
+        regbridge::linkage::probabilistic::blocking_pairs(&link_records, settings.block_limits());
     let (covered, true_pairs) = regbridge::eval::blocking_recall(&keys, &candidates, &truth);
     let blocking_recall = if true_pairs == 0 {
         1.0

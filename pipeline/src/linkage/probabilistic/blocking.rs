@@ -8,17 +8,48 @@ use rayon::prelude::*;
 use super::compare::{stem, Prepared};
 use crate::linkage::LinkRecord;
 
+/// How blocks become pairs.
+#[derive(Debug, Clone, Copy)]
+pub struct BlockLimits {
+    /// A block larger than this is skipped.
+    pub max_block: usize,
+    /// A block larger than this pairs each record only with its `window` neighbours in name order
+    /// (sorted neighbourhood), so that pairs grow with the register, not with its square; 0 pairs
+    /// every block whole.
+    pub window: usize,
+}
+
 /// The candidate pairs blocking yields for these records (for `eval`'s blocking recall).
-pub fn blocking_pairs(records: &[LinkRecord], max_block: usize) -> Vec<(usize, usize)> {
+pub fn blocking_pairs(records: &[LinkRecord], limits: BlockLimits) -> Vec<(usize, usize)> {
     let prepared: Vec<Prepared<'_>> = records.iter().map(Prepared::new).collect();
-    candidate_pairs(&prepared, max_block).0
+    candidate_pairs(&prepared, limits).0
+}
+
+/// The order records take inside a large block: both names (in either column), then the father's
+/// name and the birth year, so that spellings of one child sit side by side.
+fn window_key(p: &Prepared<'_>) -> String {
+    let r = p.record;
+    let (a, b) = if r.given_key <= r.surname_key {
+        (&r.given_key, &r.surname_key)
+    } else {
+        (&r.surname_key, &r.given_key)
+    };
+    let year = r.birth_years.map_or(0, |(from, _)| from);
+    format!("{a}|{b}|{}|{year}", r.father_key)
 }
 
 /// Candidate pairs from every blocking key, deduplicated and sorted.
 pub(super) fn candidate_pairs(
     records: &[Prepared<'_>],
-    max_block: usize,
+    limits: BlockLimits,
 ) -> (Vec<(usize, usize)>, usize) {
+    let max_block = limits.max_block;
+    let window = limits.window;
+    let order: Vec<String> = if window > 0 {
+        records.par_iter().map(window_key).collect()
+    } else {
+        Vec::new()
+    };
     // (key, record) for every key of every record, sorted: each run of one key is a block.
     let mut keyed: Vec<(String, usize)> = records
         .par_iter()
@@ -35,14 +66,27 @@ pub(super) fn candidate_pairs(
             continue;
         }
         let kind = block[0].0.split(':').next().unwrap_or_default();
-        *per_kind.entry(kind).or_insert(0) += block.len() * (block.len() - 1) / 2;
-        for (a, &(_, i)) in block.iter().enumerate() {
-            for &(_, j) in &block[a + 1..] {
-                if i != j {
-                    pairs.push((i.min(j), i.max(j)));
+        let before = pairs.len();
+        if window > 0 && block.len() > window {
+            let mut members: Vec<usize> = block.iter().map(|&(_, i)| i).collect();
+            members.sort_by(|&x, &y| order[x].cmp(&order[y]).then(x.cmp(&y)));
+            for (a, &i) in members.iter().enumerate() {
+                for &j in members.iter().skip(a + 1).take(window) {
+                    if i != j {
+                        pairs.push((i.min(j), i.max(j)));
+                    }
+                }
+            }
+        } else {
+            for (a, &(_, i)) in block.iter().enumerate() {
+                for &(_, j) in &block[a + 1..] {
+                    if i != j {
+                        pairs.push((i.min(j), i.max(j)));
+                    }
                 }
             }
         }
+        *per_kind.entry(kind).or_insert(0) += pairs.len() - before;
     }
     for (kind, n) in per_kind {
         tracing::debug!(key = kind, pairs = n, "candidate pairs by blocking key");

@@ -17,8 +17,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::{LinkRecord, Linkage, Linker};
-pub use blocking::blocking_pairs;
 use blocking::candidate_pairs;
+pub use blocking::{blocking_pairs, BlockLimits};
 use cluster::{cluster, Clustering};
 use compare::{compare, Gamma, NameLevels, Prepared, COMPARISONS, NULL};
 pub use estimate::Model;
@@ -36,6 +36,9 @@ pub struct ProbabilisticSettings {
     pub review_probability: f64,
     /// Blocks larger than this are skipped (a key shared by too many records says little).
     pub max_block_size: usize,
+    /// In a block larger than this, each record is compared with its this many neighbours in name
+    /// order only (sorted neighbourhood); 0 compares every pair of every block.
+    pub block_window: usize,
     pub em_iterations: usize,
     /// Random record pairs used to estimate u (the agreement rates among non-matches).
     pub u_sample_pairs: usize,
@@ -45,12 +48,23 @@ pub struct ProbabilisticSettings {
     pub name_similar: f64,
 }
 
+impl ProbabilisticSettings {
+    /// How blocks become candidate pairs.
+    pub fn block_limits(&self) -> blocking::BlockLimits {
+        blocking::BlockLimits {
+            max_block: self.max_block_size,
+            window: self.block_window,
+        }
+    }
+}
+
 impl Default for ProbabilisticSettings {
     fn default() -> Self {
         ProbabilisticSettings {
             link_probability: 0.9,
             review_probability: 0.5,
             max_block_size: 400,
+            block_window: 0,
             em_iterations: 25,
             u_sample_pairs: 200_000,
             seed: 1,
@@ -116,7 +130,7 @@ impl ProbabilisticLinker {
         let lap =
             |step: &str| tracing::debug!(step, elapsed_ms = t.elapsed().as_millis(), "linkage");
         let prepared: Vec<Prepared<'a>> = records.iter().map(Prepared::new).collect();
-        let (candidates, skipped_blocks) = candidate_pairs(&prepared, s.max_block_size);
+        let (candidates, skipped_blocks) = candidate_pairs(&prepared, s.block_limits());
         lap("blocking");
         let gammas: Vec<Gamma> = candidates
             .par_iter()

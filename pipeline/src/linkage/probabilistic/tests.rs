@@ -88,3 +88,37 @@ fn boy_and_girl_twins_stay_apart_and_personal_numbers_decide_only_when_comparabl
         "same day and month a year apart is a typo"
     );
 }
+
+#[test]
+fn a_window_bounds_the_pairs_of_a_large_block_and_keeps_neighbours_in_name_order() {
+    // Forty namesakes born the same year: one block of every key.
+    let records: Vec<LinkRecord> = (0..40)
+        .map(|i| record(&i.to_string(), "arben", "hasani", Some((2012, 3, 4))))
+        .collect();
+    let whole = blocking::blocking_pairs(
+        &records,
+        blocking::BlockLimits {
+            max_block: 400,
+            window: 0,
+        },
+    );
+    assert_eq!(whole.len(), 40 * 39 / 2);
+    let windowed = blocking::blocking_pairs(
+        &records,
+        blocking::BlockLimits {
+            max_block: 400,
+            window: 3,
+        },
+    );
+    assert!(windowed.len() <= 40 * 3, "{}", windowed.len());
+    assert!(windowed.contains(&(0, 1)));
+    // The same records in any order give the same pairs (the order inside a block is total).
+    let again = blocking::blocking_pairs(
+        &records,
+        blocking::BlockLimits {
+            max_block: 400,
+            window: 3,
+        },
+    );
+    assert_eq!(windowed, again);
+}
