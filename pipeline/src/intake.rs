@@ -1,12 +1,14 @@
 //! Intake of one decoded export file: decode problems, source schema, schema drift, mapping, canonical
 //! schema and rules, ending with every record either accepted (maybe with warnings) or quarantined.
-//! Pure: it gets the decoded records and returns outcomes and findings.
+//! Pure: it gets the decoded records and returns outcomes and findings (records are checked on every
+//! core and gathered in file order, so the result does not depend on the thread count).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
-use regbridge_connectors::decode::{Decoded, Format, Location};
+use rayon::prelude::*;
+use regbridge_connectors::decode::{Decoded, Format, Location, RawRecord};
 use serde_json::Value;
 
 use crate::config::{Config, ConfigError, SourceConfig};
@@ -205,10 +207,10 @@ pub fn take_in(
         drift_findings(ctx, decoded, source, assets, &mut outcome);
     }
 
-    for record in &decoded.records {
-        let provenance = provenance(ctx, &record.location);
-        if unrecognised {
+    if unrecognised {
+        for record in &decoded.records {
             // One reason, not ten: without its header no column of the row can be read.
+            let provenance = provenance(ctx, &record.location);
             outcome
                 .findings
                 .push(rules.finding(&header_hit, ctx.institution, &provenance, None));
@@ -217,76 +219,115 @@ pub fn take_in(
                 record_id: None,
                 hits: vec![header_hit.clone()],
             });
-            continue;
         }
-        let mut hits: Vec<Hit> = record_problems.remove(&record.location).unwrap_or_default();
-        let as_value = Value::Object(record.fields.clone());
-        let schema_rule = rules.system(|c| matches!(c, Check::SourceSchema));
+        return outcome;
+    }
+    // Records are checked on every core; their outcomes are gathered in file order.
+    let inputs: Vec<(&RawRecord, Vec<Hit>)> = decoded
+        .records
+        .iter()
+        .map(|r| (r, record_problems.remove(&r.location).unwrap_or_default()))
+        .collect();
+    let verdicts: Vec<Verdict> = inputs
+        .into_par_iter()
+        .map(|(record, problems)| check_record(ctx, record, problems, (source, assets)))
+        .collect();
+    for verdict in verdicts {
+        outcome.findings.extend(verdict.findings);
+        match verdict.kept {
+            Kept::Accepted(a) => outcome.accepted.push(a),
+            Kept::Quarantined(q) => outcome.quarantined.push(q),
+        }
+    }
+    outcome
+}
+
+/// What the checks made of one record.
+struct Verdict {
+    findings: Vec<Finding>,
+    kept: Kept,
+}
+
+// Each verdict is moved once, into the outcome's vectors: boxing the larger variant would only add
+// an allocation per record.
+#[allow(clippy::large_enum_variant)]
+enum Kept {
+    Accepted(Accepted),
+    Quarantined(Quarantined),
+}
+
+/// One record through the source schema, mapping, canonical schema and rules, with the decode
+/// problems already found at its location.
+fn check_record(
+    ctx: &FileContext<'_>,
+    record: &RawRecord,
+    mut hits: Vec<Hit>,
+    (source, assets): (&SourceAssets, &Assets),
+) -> Verdict {
+    let rules = &assets.rules;
+    let provenance = provenance(ctx, &record.location);
+    let as_value = Value::Object(record.fields.clone());
+    let schema_rule = rules.system(|c| matches!(c, Check::SourceSchema));
+    hits.extend(
+        source
+            .schema
+            .violations(&as_value)
+            .into_iter()
+            .map(|v| Hit {
+                rule: schema_rule,
+                field: v.field,
+                detail: Some(v.detail),
+            }),
+    );
+    let mapped = source.mapping.map(&record.fields, &assets.reference);
+    if let Ok(case_value) = serde_json::to_value(&mapped.case) {
+        let canonical_rule = rules.system(|c| matches!(c, Check::CanonicalSchema));
         hits.extend(
-            source
-                .schema
-                .violations(&as_value)
+            assets
+                .canonical
+                .violations(&case_value)
                 .into_iter()
                 .map(|v| Hit {
-                    rule: schema_rule,
+                    rule: canonical_rule,
                     field: v.field,
                     detail: Some(v.detail),
                 }),
         );
-        let mapped = source.mapping.map(&record.fields, &assets.reference);
-        if let Ok(case_value) = serde_json::to_value(&mapped.case) {
-            let canonical_rule = rules.system(|c| matches!(c, Check::CanonicalSchema));
-            hits.extend(
-                assets
-                    .canonical
-                    .violations(&case_value)
-                    .into_iter()
-                    .map(|v| Hit {
-                        rule: canonical_rule,
-                        field: v.field,
-                        detail: Some(v.detail),
-                    }),
-            );
-        }
-        hits.extend(rules.evaluate(&mapped.case, &mapped.issues, ctx.as_of));
-        hits.sort();
-        hits.dedup();
-        let record_id = mapped.case.record_id.clone();
-        for hit in &hits {
-            outcome.findings.push(rules.finding(
-                hit,
-                ctx.institution,
-                &provenance,
-                record_id.as_deref(),
-            ));
-        }
-        let (errors, warnings): (Vec<Hit>, Vec<Hit>) = hits.into_iter().partition(|h| {
-            rules
-                .rules
-                .get(h.rule)
-                .is_some_and(|r| r.severity == Severity::Error)
-        });
-        if errors.is_empty() {
-            let mut warning_ids: Vec<String> = warnings
-                .iter()
-                .filter_map(|h| rules.rules.get(h.rule).map(|r| r.id.clone()))
-                .collect();
-            warning_ids.dedup();
-            outcome.accepted.push(Accepted {
-                provenance,
-                institution: ctx.institution.to_string(),
-                case: mapped.case,
-                warnings: warning_ids,
-            });
-        } else {
-            outcome.quarantined.push(Quarantined {
-                provenance,
-                record_id,
-                hits: errors,
-            });
-        }
     }
-    outcome
+    hits.extend(rules.evaluate(&mapped.case, &mapped.issues, ctx.as_of));
+    hits.sort();
+    hits.dedup();
+    let record_id = mapped.case.record_id.clone();
+    let findings = hits
+        .iter()
+        .map(|hit| rules.finding(hit, ctx.institution, &provenance, record_id.as_deref()))
+        .collect();
+    let (errors, warnings): (Vec<Hit>, Vec<Hit>) = hits.into_iter().partition(|h| {
+        rules
+            .rules
+            .get(h.rule)
+            .is_some_and(|r| r.severity == Severity::Error)
+    });
+    let kept = if errors.is_empty() {
+        let mut warning_ids: Vec<String> = warnings
+            .iter()
+            .filter_map(|h| rules.rules.get(h.rule).map(|r| r.id.clone()))
+            .collect();
+        warning_ids.dedup();
+        Kept::Accepted(Accepted {
+            provenance,
+            institution: ctx.institution.to_string(),
+            case: mapped.case,
+            warnings: warning_ids,
+        })
+    } else {
+        Kept::Quarantined(Quarantined {
+            provenance,
+            record_id,
+            hits: errors,
+        })
+    };
+    Verdict { findings, kept }
 }
 
 fn drift_findings(
