@@ -581,7 +581,9 @@ impl Reading<'_> {
             format: &self.source.format,
             as_of: self.as_of,
         };
+        let started = std::time::Instant::now();
         let outcome = take_in(&ctx, decoded, self.source_assets, self.assets);
+        tracing::debug!(source = %self.name, file = %input.file, check_ms = started.elapsed().as_millis() as u64, "checked");
         let counts = intake.counts.entry(self.name.to_string()).or_default();
         counts.files += 1;
         counts.received += outcome.received;
@@ -652,7 +654,9 @@ fn read_folder(
                 errors.push(format!("{file_name}: not archived: {e}"));
             }
         }
+        let started = std::time::Instant::now();
         let decoded = decode(&file.bytes, &reading.source.format);
+        tracing::debug!(source = %name, file = %file_name, records = decoded.records.len(), decode_ms = started.elapsed().as_millis() as u64, "decoded");
         let input = InputFile {
             source: name.to_string(),
             file: file_name,
