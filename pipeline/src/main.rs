@@ -1061,9 +1061,11 @@ fn eval_command(cli: &Cli, config_path: &Path, truth: &Path) -> Result<ExitCode>
         regbridge::linkage::LinkageConfig::load(&config.paths.rules.join("linkage.toml"))?
             .probabilistic;
     let (keys, link_records): (Vec<_>, Vec<_>) = records.into_iter().unzip();
-    let candidates =
-        regbridge::linkage::probabilistic::blocking_pairs(&link_records, settings.block_limits());
-    let (covered, true_pairs) = regbridge::eval::blocking_recall(&keys, &candidates, &truth);
+    let blocks =
+        regbridge::linkage::probabilistic::Blocks::new(&link_records, settings.block_limits());
+    let candidate_pairs = blocks.count_pairs();
+    let (covered, true_pairs) =
+        regbridge::eval::blocking_recall(&keys, |i, j| blocks.covers(i, j), &truth);
     let blocking_recall = if true_pairs == 0 {
         1.0
     } else {
@@ -1072,10 +1074,7 @@ fn eval_command(cli: &Cli, config_path: &Path, truth: &Path) -> Result<ExitCode>
     if cli.json {
         let mut value = serde_json::to_value(&e)?;
         if let Some(object) = value.as_object_mut() {
-            object.insert(
-                "candidate_pairs".into(),
-                serde_json::json!(candidates.len()),
-            );
+            object.insert("candidate_pairs".into(), serde_json::json!(candidate_pairs));
             object.insert("blocking_recall".into(), serde_json::json!(blocking_recall));
         }
         println!("{}", serde_json::to_string_pretty(&value)?);
@@ -1107,7 +1106,7 @@ fn eval_command(cli: &Cli, config_path: &Path, truth: &Path) -> Result<ExitCode>
     println!();
     println!(
         "blocking: {} candidate pairs, recall {blocking_recall:.4} ({covered} of {true_pairs} true pairs)",
-        candidates.len()
+        candidate_pairs
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -1,11 +1,13 @@
 //! Blocking: the candidate pairs worth comparing, from several keys so that a true pair is missed
-//! only when almost nothing agrees.
+//! only when almost nothing agrees. Pairs are never stored: blocks are walked in parallel, and a
+//! pair two records share several blocks is visited in the first of them only.
 
-use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
 
 use rayon::prelude::*;
+use rustc_hash::FxHasher;
 
-use super::compare::{stem, Prepared};
+use super::compare::{prepare, stem, Prepared};
 use crate::linkage::LinkRecord;
 
 /// How blocks become pairs.
@@ -19,10 +21,217 @@ pub struct BlockLimits {
     pub window: usize,
 }
 
-/// The candidate pairs blocking yields for these records (for `eval`'s blocking recall).
-pub fn blocking_pairs(records: &[LinkRecord], limits: BlockLimits) -> Vec<(usize, usize)> {
-    let prepared: Vec<Prepared<'_>> = records.iter().map(Prepared::new).collect();
-    candidate_pairs(&prepared, limits).0
+/// The kinds of blocking key, in the order a pair is attributed to them.
+pub(super) const KINDS: [&str; 7] = [
+    "names",
+    "initials-year",
+    "initials-place",
+    "surname-year",
+    "given-year",
+    "given-father",
+    "personal-number",
+];
+
+/// Where the kind sits in a key: its top byte.
+const KIND_SHIFT: u32 = 56;
+
+/// The blocks of a set of records: every key shared by two to `max_block` records.
+#[derive(Debug, Clone)]
+pub struct Blocks {
+    /// The members of each block, block after block, in the order their pairs are formed.
+    members: Vec<u32>,
+    /// Where each block starts in `members`, plus the end of the last.
+    starts: Vec<usize>,
+    /// The kind of each block (an index into [`KINDS`]).
+    kinds: Vec<u8>,
+    /// For each record, the blocks it is in with its position there, in block order.
+    memberships: Vec<(u32, u32)>,
+    /// Where each record's memberships start, plus the end of the last.
+    record_starts: Vec<usize>,
+    window: usize,
+    /// Keys skipped for being shared by more than `max_block` records.
+    pub skipped: usize,
+}
+
+impl Blocks {
+    /// Blocks `records` as a run would.
+    pub fn new(records: &[LinkRecord], limits: BlockLimits) -> Blocks {
+        Blocks::of(&prepare(records), limits)
+    }
+
+    pub(super) fn of(records: &[Prepared<'_>], limits: BlockLimits) -> Blocks {
+        // (key, record) for every key of every record, sorted: each run of one key is a block.
+        let mut keyed: Vec<(u64, u32)> = records
+            .par_iter()
+            .enumerate()
+            .flat_map_iter(|(i, p)| {
+                let i = u32::try_from(i).unwrap_or(u32::MAX);
+                blocking_keys(p).into_iter().map(move |key| (key, i))
+            })
+            .collect();
+        keyed.par_sort_unstable();
+        let window_order: Vec<String> = if limits.window > 0 {
+            records.par_iter().map(window_key).collect()
+        } else {
+            Vec::new()
+        };
+        let mut blocks = Blocks {
+            members: Vec::new(),
+            starts: vec![0],
+            kinds: Vec::new(),
+            memberships: Vec::new(),
+            record_starts: Vec::new(),
+            window: limits.window,
+            skipped: 0,
+        };
+        for block in keyed.chunk_by(|a, b| a.0 == b.0) {
+            if block.len() < 2 {
+                continue;
+            }
+            if block.len() > limits.max_block {
+                blocks.skipped += 1;
+                continue;
+            }
+            let first = blocks.members.len();
+            blocks.members.extend(block.iter().map(|&(_, i)| i));
+            if limits.window > 0 && block.len() > limits.window {
+                let order = |&i: &u32| window_order.get(i as usize);
+                blocks.members[first..].sort_by(|x, y| order(x).cmp(&order(y)).then(x.cmp(y)));
+            }
+            blocks.starts.push(blocks.members.len());
+            blocks.kinds.push((block[0].0 >> KIND_SHIFT) as u8);
+        }
+        blocks.index_memberships(records.len());
+        blocks
+    }
+
+    /// Fills `memberships` and `record_starts` from the blocks (a counting sort by record).
+    fn index_memberships(&mut self, records: usize) {
+        let mut counts = vec![0usize; records + 1];
+        for &i in &self.members {
+            counts[i as usize + 1] += 1;
+        }
+        for k in 1..counts.len() {
+            counts[k] += counts[k - 1];
+        }
+        self.record_starts = counts.clone();
+        let mut next = counts;
+        self.memberships = vec![(0, 0); self.members.len()];
+        for b in 0..self.len() {
+            let first = self.starts[b];
+            for (position, &i) in self.members[first..self.starts[b + 1]].iter().enumerate() {
+                let slot = &mut next[i as usize];
+                self.memberships[*slot] = (b as u32, position as u32);
+                *slot += 1;
+            }
+        }
+    }
+
+    /// The number of blocks.
+    pub fn len(&self) -> usize {
+        self.kinds.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.kinds.is_empty()
+    }
+
+    fn block(&self, b: usize) -> &[u32] {
+        &self.members[self.starts[b]..self.starts[b + 1]]
+    }
+
+    fn of_record(&self, i: usize) -> &[(u32, u32)] {
+        &self.memberships[self.record_starts[i]..self.record_starts[i + 1]]
+    }
+
+    /// Whether block `b` pairs the members at these two positions.
+    fn pairs_positions(&self, b: usize, x: u32, y: u32) -> bool {
+        let size = self.starts[b + 1] - self.starts[b];
+        self.window == 0 || size <= self.window || x.abs_diff(y) as usize <= self.window
+    }
+
+    /// The first block that pairs records `i` and `j`, if any.
+    fn first_pairing(&self, i: usize, j: usize, before: usize) -> Option<usize> {
+        let (mut a, mut b) = (self.of_record(i).iter(), self.of_record(j).iter());
+        let (mut x, mut y) = (a.next(), b.next());
+        while let (Some(&(bx, px)), Some(&(by, py))) = (x, y) {
+            if bx as usize > before || by as usize > before {
+                return None;
+            }
+            if bx < by {
+                x = a.next();
+            } else if by < bx {
+                y = b.next();
+            } else {
+                if self.pairs_positions(bx as usize, px, py) {
+                    return Some(bx as usize);
+                }
+                x = a.next();
+                y = b.next();
+            }
+        }
+        None
+    }
+
+    /// Whether blocking makes `i` and `j` a candidate pair.
+    pub fn covers(&self, i: usize, j: usize) -> bool {
+        i != j && self.first_pairing(i, j, usize::MAX).is_some()
+    }
+
+    /// Calls `visit(i, j)` (i < j) for each pair block `b` is the first to form.
+    fn block_pairs(&self, b: usize, mut visit: impl FnMut(usize, usize)) {
+        let members = self.block(b);
+        let reach = if self.window > 0 && members.len() > self.window {
+            self.window
+        } else {
+            members.len()
+        };
+        for (a, &i) in members.iter().enumerate() {
+            for &j in members.iter().skip(a + 1).take(reach) {
+                let (i, j) = (i.min(j) as usize, i.max(j) as usize);
+                if self.first_pairing(i, j, b) == Some(b) {
+                    visit(i, j);
+                }
+            }
+        }
+    }
+
+    /// Visits every candidate pair once, on both cores: each worker folds the pairs it meets into
+    /// its own accumulator from `init`, and the accumulators are returned (in no fixed order, so
+    /// what they hold must not depend on it).
+    pub(super) fn fold_pairs<T, I, F>(&self, init: I, visit: F) -> Vec<T>
+    where
+        T: Send,
+        I: Fn() -> T + Sync + Send,
+        F: Fn(&mut T, usize, usize, usize) + Sync + Send,
+    {
+        (0..self.len())
+            .into_par_iter()
+            .fold(init, |mut acc, b| {
+                let kind = usize::from(self.kinds[b]);
+                self.block_pairs(b, |i, j| visit(&mut acc, kind, i, j));
+                acc
+            })
+            .collect()
+    }
+
+    /// The number of candidate pairs.
+    pub fn count_pairs(&self) -> u64 {
+        self.fold_pairs(|| 0u64, |n, _, _, _| *n += 1)
+            .into_iter()
+            .sum()
+    }
+
+    /// Every candidate pair, sorted (for tests and small registers: a large one has too many).
+    pub fn pairs(&self) -> Vec<(usize, usize)> {
+        let mut pairs: Vec<(usize, usize)> = self
+            .fold_pairs(Vec::new, |v, _, i, j| v.push((i, j)))
+            .into_iter()
+            .flatten()
+            .collect();
+        pairs.sort_unstable();
+        pairs
+    }
 }
 
 /// The order records take inside a large block: both names (in either column), then the father's
@@ -38,69 +247,29 @@ fn window_key(p: &Prepared<'_>) -> String {
     format!("{a}|{b}|{}|{year}", r.father_key)
 }
 
-/// Candidate pairs from every blocking key, deduplicated and sorted.
-pub(super) fn candidate_pairs(
-    records: &[Prepared<'_>],
-    limits: BlockLimits,
-) -> (Vec<(usize, usize)>, usize) {
-    let max_block = limits.max_block;
-    let window = limits.window;
-    let order: Vec<String> = if window > 0 {
-        records.par_iter().map(window_key).collect()
-    } else {
-        Vec::new()
-    };
-    // (key, record) for every key of every record, sorted: each run of one key is a block.
-    let mut keyed: Vec<(String, usize)> = records
-        .par_iter()
-        .enumerate()
-        .flat_map_iter(|(i, p)| blocking_keys(p).into_iter().map(move |key| (key, i)))
-        .collect();
-    keyed.par_sort_unstable();
-    let mut pairs: Vec<(usize, usize)> = Vec::new();
-    let mut skipped = 0;
-    let mut per_kind: BTreeMap<&str, usize> = BTreeMap::new();
-    for block in keyed.chunk_by(|a, b| a.0 == b.0) {
-        if block.len() > max_block {
-            skipped += 1;
-            continue;
-        }
-        let kind = block[0].0.split(':').next().unwrap_or_default();
-        let before = pairs.len();
-        if window > 0 && block.len() > window {
-            let mut members: Vec<usize> = block.iter().map(|&(_, i)| i).collect();
-            members.sort_by(|&x, &y| order[x].cmp(&order[y]).then(x.cmp(&y)));
-            for (a, &i) in members.iter().enumerate() {
-                for &j in members.iter().skip(a + 1).take(window) {
-                    if i != j {
-                        pairs.push((i.min(j), i.max(j)));
-                    }
-                }
-            }
-        } else {
-            for (a, &(_, i)) in block.iter().enumerate() {
-                for &(_, j) in &block[a + 1..] {
-                    if i != j {
-                        pairs.push((i.min(j), i.max(j)));
-                    }
-                }
-            }
-        }
-        *per_kind.entry(kind).or_insert(0) += pairs.len() - before;
-    }
-    for (kind, n) in per_kind {
-        tracing::debug!(key = kind, pairs = n, "candidate pairs by blocking key");
-    }
-    pairs.par_sort_unstable();
-    pairs.dedup();
-    (pairs, skipped)
+/// A key of `kind` made of `parts`: the kind in the top byte, a hash of the parts below. Two
+/// different keys share a hash about once in 2^56 draws, which would merely merge two blocks.
+fn key(kind: usize, parts: impl Hash) -> u64 {
+    let mut hasher = FxHasher::default();
+    parts.hash(&mut hasher);
+    ((kind as u64) << KIND_SHIFT) | (hasher.finish() >> (64 - KIND_SHIFT))
 }
 
-/// The keys a record is blocked on. A true pair is missed only if it shares none of them.
-pub(super) fn blocking_keys(p: &Prepared<'_>) -> Vec<String> {
+/// The first `n` characters of `s`.
+fn prefix(s: &str, n: usize) -> &str {
+    s.char_indices().nth(n).map_or(s, |(at, _)| &s[..at])
+}
+
+/// The first character of `s`.
+fn initial(s: &str) -> &str {
+    prefix(s, 1)
+}
+
+/// The keys a record is blocked on, each once. A true pair is missed only if it shares none of them.
+pub(super) fn blocking_keys(p: &Prepared<'_>) -> Vec<u64> {
     let r = p.record;
     let (given, surname) = (r.given_key.as_str(), p.surname_stem);
-    let mut keys = Vec::new();
+    let mut keys = Vec::with_capacity(10);
     if !given.is_empty() && !surname.is_empty() {
         // Both orders of given name and surname land in one block (each without a definite -i, so
         // that a surname written in the given-name column still meets its stem).
@@ -110,40 +279,37 @@ pub(super) fn blocking_keys(p: &Prepared<'_>) -> Vec<String> {
         } else {
             (surname, given_stem)
         };
-        keys.push(format!("names:{a}|{b}"));
+        keys.push(key(0, (a, b)));
         // Typos in both names: the first letters, with the birth year or else the municipality.
-        let prefix = |s: &str, n: usize| s.chars().take(n).collect::<String>();
-        let initials = format!("{}|{}", prefix(given, 2), prefix(surname, 2));
+        let initials = (prefix(given, 2), prefix(surname, 2));
         if let Some((from, to)) = r.birth_years {
             for year in from..=to {
-                keys.push(format!("initials-year:{initials}|{year}"));
+                keys.push(key(1, (initials, year)));
             }
         }
         if let Some(municipality) = &r.municipality {
-            keys.push(format!("initials-place:{initials}|{municipality}"));
+            keys.push(key(2, (initials, municipality)));
         }
     }
     // One name exact, the other's initial, and a possible birth year: catches a typo in the other name
     // without pairing every Krasniqi born in 2012 with every other.
-    let initial = |s: &str| s.chars().next().map(String::from).unwrap_or_default();
     if let Some((from, to)) = r.birth_years {
         for year in from..=to {
             if !surname.is_empty() {
-                keys.push(format!("surname-year:{surname}|{year}|{}", initial(given)));
+                keys.push(key(3, (surname, year, initial(given))));
             }
             if !given.is_empty() {
-                keys.push(format!("given-year:{given}|{year}|{}", initial(surname)));
+                keys.push(key(4, (given, year, initial(surname))));
             }
         }
     }
     if !given.is_empty() && !r.father_key.is_empty() {
-        keys.push(format!("given-father:{given}|{}", r.father_key));
+        keys.push(key(5, (given, r.father_key.as_str())));
     }
     if let Some(number) = &r.personal_number {
-        keys.push(format!("personal-number:{number}"));
+        keys.push(key(6, number));
     }
-    if !r.record_id.is_empty() {
-        keys.push(format!("record:{}\u{1f}{}", r.source, r.record_id));
-    }
+    keys.sort_unstable();
+    keys.dedup();
     keys
 }

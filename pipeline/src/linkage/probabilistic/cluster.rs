@@ -84,13 +84,25 @@ pub(super) struct Clustering {
     pub(super) review_queue: Vec<(usize, usize, f64)>,
 }
 
+/// Records sent twice (one source, one record id): each later copy with the first.
+fn same_record_pairs(records: &[LinkRecord]) -> Vec<(usize, usize)> {
+    let mut order: Vec<usize> = (0..records.len())
+        .filter(|&i| !records[i].record_id.is_empty())
+        .collect();
+    let key = |i: usize| (records[i].source.as_str(), records[i].record_id.as_str());
+    order.sort_by(|&x, &y| key(x).cmp(&key(y)).then(x.cmp(&y)));
+    order
+        .chunk_by(|&x, &y| key(x) == key(y))
+        .flat_map(|copies| copies.iter().skip(1).map(move |&later| (copies[0], later)))
+        .collect()
+}
+
 /// Groups records into children: records sent twice and reviewer "same child" decisions first, then
 /// scored pairs from the strongest down, each join checked for contradictions and for reviewer
 /// "different children" decisions. `scored` must be sorted strongest first.
 pub(super) fn cluster(
     records: &[LinkRecord],
     prepared: &[Prepared<'_>],
-    candidates: &[(usize, usize)],
     scored: &[(f64, usize, usize)],
     decisions: &ReviewDecisions,
     s: &ProbabilisticSettings,
@@ -105,11 +117,11 @@ pub(super) fn cluster(
         must.iter().copied().chain(cannot.iter().copied()).collect();
     // The same record sent twice (same source and record id) is one child, whatever it says now;
     // so are two records a reviewer decided are the same child.
-    let same_record = candidates.iter().copied().filter(|&(i, j)| {
-        let (a, b) = (&records[i], &records[j]);
-        !a.record_id.is_empty() && a.source == b.source && a.record_id == b.record_id
-    });
-    let forced: Vec<(usize, usize)> = same_record.chain(must.iter().copied()).collect();
+    let same_record = same_record_pairs(records);
+    let forced: Vec<(usize, usize)> = same_record
+        .into_iter()
+        .chain(must.iter().copied())
+        .collect();
     for (i, j) in forced {
         let (ri, rj) = (sets.find(i), sets.find(j));
         if ri != rj {

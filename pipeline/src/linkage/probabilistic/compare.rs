@@ -1,7 +1,7 @@
 //! Comparison of two records: the levels of agreement per field (names, father's name, birth, sex,
 //! place, personal number, event date, activity) that the model weighs.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use super::ProbabilisticSettings;
 use crate::linkage::LinkRecord;
@@ -24,55 +24,113 @@ pub(super) const NULL: u8 = u8::MAX;
 
 pub(super) type Gamma = [u8; K];
 
-/// A record with its comparison keys computed once.
+/// A record with its comparison keys computed once: names and categorical values as small integer
+/// codes (equal codes, equal values), dates as numbers, so that comparing two records allocates
+/// nothing and hashes no strings.
 #[derive(Debug, Clone)]
 pub(super) struct Prepared<'a> {
     pub(super) record: &'a LinkRecord,
     pub(super) surname_stem: &'a str,
+    pub(super) code: Codes,
 }
 
-impl<'a> Prepared<'a> {
-    pub(super) fn new(record: &'a LinkRecord) -> Prepared<'a> {
-        Prepared {
-            record,
-            surname_stem: stem(&record.surname_key),
+/// The codes of one record; [`NONE`] where a value is missing.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Codes {
+    pub(super) given: u32,
+    pub(super) surname: u32,
+    pub(super) father: u32,
+    pub(super) sex: u32,
+    pub(super) municipality: u32,
+    pub(super) region: u32,
+    pub(super) personal_number: u32,
+    pub(super) activity: u32,
+}
+
+/// The code of a missing value.
+pub(super) const NONE: u32 = 0;
+
+/// Gives each distinct string a code, 1 upwards, in order of first appearance.
+#[derive(Default)]
+struct Codebook<'a> {
+    codes: FxHashMap<&'a str, u32>,
+}
+
+impl<'a> Codebook<'a> {
+    fn code(&mut self, value: &'a str) -> u32 {
+        if value.is_empty() {
+            return NONE;
         }
+        let next = u32::try_from(self.codes.len() + 1).unwrap_or(u32::MAX);
+        *self.codes.entry(value).or_insert(next)
     }
 
-    /// Given name and surname stem, the key of full-name frequencies.
-    pub(super) fn full_name(&self) -> (&'a str, &'a str) {
-        (self.record.given_key.as_str(), self.surname_stem)
+    fn optional(&mut self, value: &'a Option<String>) -> u32 {
+        value.as_deref().map_or(NONE, |v| self.code(v))
     }
 }
 
-/// Name comparison levels, remembered: a register compares the same two spellings many times.
-pub(super) struct NameLevels<'a> {
+/// Prepares every record, coding all names (given, surname stem, father) in one codebook so that a
+/// given name can be compared with a surname when the two are swapped.
+pub(super) fn prepare(records: &[LinkRecord]) -> Vec<Prepared<'_>> {
+    let mut names = Codebook::default();
+    let mut sexes = Codebook::default();
+    let mut places = Codebook::default();
+    let mut regions = Codebook::default();
+    let mut numbers = Codebook::default();
+    let mut activities = Codebook::default();
+    records
+        .iter()
+        .map(|record| {
+            let surname_stem = stem(&record.surname_key);
+            let code = Codes {
+                given: names.code(&record.given_key),
+                surname: names.code(surname_stem),
+                father: names.code(&record.father_key),
+                sex: sexes.optional(&record.sex),
+                municipality: places.optional(&record.municipality),
+                region: regions.optional(&record.region),
+                personal_number: numbers.optional(&record.personal_number),
+                activity: activities.optional(&record.activity),
+            };
+            Prepared {
+                record,
+                surname_stem,
+                code,
+            }
+        })
+        .collect()
+}
+
+/// Name comparison levels, remembered by the names' codes: a register compares the same two
+/// spellings many times.
+pub(super) struct NameLevels {
     settings: ProbabilisticSettings,
-    memo: HashMap<(&'a str, &'a str), u8>,
+    memo: FxHashMap<(u32, u32), u8>,
 }
 
-impl<'a> NameLevels<'a> {
-    pub(super) fn new(settings: &ProbabilisticSettings) -> NameLevels<'a> {
+impl NameLevels {
+    pub(super) fn new(settings: &ProbabilisticSettings) -> NameLevels {
         NameLevels {
             settings: settings.clone(),
-            memo: HashMap::new(),
+            memo: FxHashMap::default(),
         }
     }
 
-    /// [`name_level`] of `a` and `b`.
-    pub(super) fn level(&mut self, a: &'a str, b: &'a str) -> u8 {
-        if a.is_empty() || b.is_empty() {
+    /// [`name_level`] of `a` and `b`, with their codes.
+    pub(super) fn level(&mut self, (a, code_a): (&str, u32), (b, code_b): (&str, u32)) -> u8 {
+        if code_a == NONE || code_b == NONE {
             return NULL;
         }
-        if a == b {
+        if code_a == code_b {
             return 3;
         }
-        let key = if a < b { (a, b) } else { (b, a) };
+        let key = (code_a.min(code_b), code_a.max(code_b));
         let settings = &self.settings;
         *self
             .memo
             .entry(key)
-            .or_insert_with(|| name_level(key.0, key.1, settings))
+            .or_insert_with(|| name_level(a, b, settings))
     }
 }
 
@@ -144,18 +202,27 @@ pub(super) fn birth_level(a: &LinkRecord, b: &LinkRecord) -> u8 {
 }
 
 /// The comparison vector of two records.
-pub(super) fn compare<'a>(a: &Prepared<'a>, b: &Prepared<'a>, names: &mut NameLevels<'a>) -> Gamma {
-    let (ra, rb): (&'a LinkRecord, &'a LinkRecord) = (a.record, b.record);
-    let (sa, sb) = (a.surname_stem, b.surname_stem);
+pub(super) fn compare(a: &Prepared<'_>, b: &Prepared<'_>, names: &mut NameLevels) -> Gamma {
+    let (ra, rb) = (a.record, b.record);
+    let (ca, cb) = (&a.code, &b.code);
+    let given_a = (ra.given_key.as_str(), ca.given);
+    let given_b = (rb.given_key.as_str(), cb.given);
+    let surname_a = (a.surname_stem, ca.surname);
+    let surname_b = (b.surname_stem, cb.surname);
     // Given name and surname may be swapped on one side: take the better reading.
     let straight = (
-        names.level(&ra.given_key, &rb.given_key),
-        names.level(sa, sb),
+        names.level(given_a, given_b),
+        names.level(surname_a, surname_b),
     );
-    let swapped = (
-        names.level(&ra.given_key, sb),
-        names.level(sa, &rb.given_key),
-    );
+    let swapped_possible = ca.given != cb.given || ca.surname != cb.surname;
+    let swapped = if swapped_possible {
+        (
+            names.level(given_a, surname_b),
+            names.level(surname_a, given_b),
+        )
+    } else {
+        (NULL, NULL)
+    };
     let total = |(g, n): (u8, u8)| u16::from(g.min(3)) + u16::from(n.min(3));
     let (given, surname) =
         if swapped.0 != NULL && swapped.1 != NULL && total(swapped) > total(straight) + 1 {
@@ -163,18 +230,19 @@ pub(super) fn compare<'a>(a: &Prepared<'a>, b: &Prepared<'a>, names: &mut NameLe
         } else {
             straight
         };
-    let same = |x: &Option<String>, y: &Option<String>| match (x, y) {
-        (Some(x), Some(y)) => u8::from(x == y),
-        _ => NULL,
+    let same = |x: u32, y: u32| {
+        if x == NONE || y == NONE {
+            NULL
+        } else {
+            u8::from(x == y)
+        }
     };
-    let place = match (&ra.municipality, &rb.municipality) {
-        (Some(x), Some(y)) if x == y => 2,
-        _ => match (&ra.region, &rb.region) {
-            (Some(x), Some(y)) => u8::from(x == y),
-            _ => NULL,
-        },
+    let place = if ca.municipality != NONE && ca.municipality == cb.municipality {
+        2
+    } else {
+        same(ca.region, cb.region)
     };
-    let father = match names.level(&ra.father_key, &rb.father_key) {
+    let father = match names.level((&ra.father_key, ca.father), (&rb.father_key, cb.father)) {
         NULL => NULL,
         3 => 2,
         l if l >= 1 => 1,
@@ -185,11 +253,11 @@ pub(super) fn compare<'a>(a: &Prepared<'a>, b: &Prepared<'a>, names: &mut NameLe
         surname,
         father,
         birth_level(ra, rb),
-        same(&ra.sex, &rb.sex),
+        same(ca.sex, cb.sex),
         place,
-        same(&ra.personal_number, &rb.personal_number),
+        same(ca.personal_number, cb.personal_number),
         event_level(ra, rb),
-        same(&ra.activity, &rb.activity),
+        same(ca.activity, cb.activity),
     ]
 }
 

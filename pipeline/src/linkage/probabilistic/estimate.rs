@@ -66,21 +66,6 @@ pub(super) fn logistic(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
 }
 
-/// Each distinct comparison vector with the number of pairs that have it (EM and the prior work on
-/// these, not on millions of pairs).
-pub(super) fn patterns(gammas: &[Gamma]) -> Vec<(Gamma, f64)> {
-    let mut sorted = gammas.to_vec();
-    sorted.sort_unstable();
-    let mut out: Vec<(Gamma, f64)> = Vec::new();
-    for g in sorted {
-        match out.last_mut() {
-            Some((last, n)) if *last == g => *n += 1.0,
-            _ => out.push((g, 1.0)),
-        }
-    }
-    out
-}
-
 /// u: how often each level occurs among random pairs (almost all of them different children).
 pub(super) fn estimate_u(records: &[Prepared<'_>], s: &ProbabilisticSettings) -> Vec<Vec<f64>> {
     let mut counts: Vec<Vec<f64>> = COMPARISONS.iter().map(|(_, n)| vec![1.0; *n]).collect();

@@ -6,24 +6,27 @@
 //! child in the register is, on the evidence of how few names are shared by two, much rarer in the
 //! population than "one child in C".
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+use std::hash::Hash;
 
-use super::compare::{Gamma, Prepared};
+use rustc_hash::FxHashMap;
+
+use super::compare::{Gamma, Prepared, NONE};
 use super::estimate::Model;
 
 /// Counts of one kind of value (a given name, a full name in a municipality) over children.
 struct ValueCounts<T> {
     /// Children holding each value.
-    counts: BTreeMap<T, u32>,
+    counts: FxHashMap<T, u32>,
     /// Slope of log n(r) against log r, where n(r) is the number of values held by r children
     /// (at most -1: the smoothed count never exceeds the raw one).
     slope: f64,
 }
 
-impl<T: Ord> ValueCounts<T> {
+impl<T: Hash + Eq> ValueCounts<T> {
     /// `values` holds each child's distinct values.
     fn new(values: Vec<T>) -> ValueCounts<T> {
-        let mut counts: BTreeMap<T, u32> = BTreeMap::new();
+        let mut counts: FxHashMap<T, u32> = FxHashMap::default();
         for v in values {
             *counts.entry(v).or_insert(0) += 1;
         }
@@ -79,98 +82,119 @@ fn log_log_slope(count_of_counts: &BTreeMap<u32, f64>) -> f64 {
     }
 }
 
-/// How common each given name, surname, full name and full name in a municipality is, for
-/// term-frequency adjustment: an exact match on Krasniqi or Gashi says less than one on a rare name,
-/// and "Nikola Jovanović" in a Serb-majority municipality says less than the two names' separate
-/// frequencies across Kosovo suggest (names and places are not independent).
-pub(super) struct NameFrequencies<'a> {
-    given: ValueCounts<&'a str>,
-    surname: ValueCounts<&'a str>,
-    full: ValueCounts<(&'a str, &'a str)>,
-    full_in_place: ValueCounts<(&'a str, &'a str, &'a str)>,
-    /// Number of children counted.
-    children: usize,
+/// The share of the other children expected to hold each record's given name, surname stem, full
+/// name, and full name in its municipality (NaN where the record lacks the value).
+#[derive(Debug, Clone, Copy)]
+struct Shares {
+    given: f64,
+    surname: f64,
+    full: f64,
+    full_in_place: f64,
 }
 
-/// The distinct values `value` gives the records of each child.
-fn per_child<'a, T: Ord>(
-    records: &[Prepared<'a>],
+/// Name frequencies among children, looked up per record.
+pub(super) struct NameFrequencies {
+    shares: Vec<Shares>,
+}
+
+/// The distinct values of each child, one entry per child and value.
+fn per_child<T: Ord + Copy>(
+    records: &[Prepared<'_>],
     children: &[Vec<usize>],
-    value: impl Fn(&Prepared<'a>) -> Option<T>,
+    value: impl Fn(&Prepared<'_>) -> Option<T>,
 ) -> Vec<T> {
-    children
-        .iter()
-        .flat_map(|members| {
+    let mut out = Vec::with_capacity(records.len());
+    let mut distinct: Vec<T> = Vec::new();
+    for members in children {
+        distinct.clear();
+        distinct.extend(
             members
                 .iter()
-                .filter_map(|&i| records.get(i).and_then(&value))
-                .collect::<BTreeSet<T>>()
-        })
-        .collect()
+                .filter_map(|&i| records.get(i).and_then(&value)),
+        );
+        distinct.sort_unstable();
+        distinct.dedup();
+        out.extend_from_slice(&distinct);
+    }
+    out
 }
 
-impl<'a> NameFrequencies<'a> {
-    /// Frequencies among `children` (groups of record indexes; one group per record counts records).
-    pub(super) fn new(records: &[Prepared<'a>], children: &[Vec<usize>]) -> NameFrequencies<'a> {
-        let nonempty = |v: &'a str| (!v.is_empty()).then_some(v);
-        let full = |p: &Prepared<'a>| {
-            (!p.record.given_key.is_empty() && !p.surname_stem.is_empty()).then(|| p.full_name())
-        };
-        NameFrequencies {
-            given: ValueCounts::new(per_child(records, children, |p| {
-                nonempty(p.record.given_key.as_str())
-            })),
-            surname: ValueCounts::new(per_child(records, children, |p| nonempty(p.surname_stem))),
-            full: ValueCounts::new(per_child(records, children, full)),
-            full_in_place: ValueCounts::new(per_child(records, children, |p| {
-                let (given, surname) = full(p)?;
-                Some((given, surname, p.record.municipality.as_deref()?))
-            })),
-            children: children.len(),
-        }
+fn given(p: &Prepared<'_>) -> Option<u32> {
+    (p.code.given != NONE).then_some(p.code.given)
+}
+
+fn surname(p: &Prepared<'_>) -> Option<u32> {
+    (p.code.surname != NONE).then_some(p.code.surname)
+}
+
+fn full(p: &Prepared<'_>) -> Option<(u32, u32)> {
+    Some((given(p)?, surname(p)?))
+}
+
+fn full_in_place(p: &Prepared<'_>) -> Option<(u32, u32, u32)> {
+    let (g, s) = full(p)?;
+    (p.code.municipality != NONE).then_some((g, s, p.code.municipality))
+}
+
+impl NameFrequencies {
+    /// Counts names over `children` (each a list of record indexes) and looks up every record's.
+    pub(super) fn new(records: &[Prepared<'_>], children: &[Vec<usize>]) -> NameFrequencies {
+        let given_counts = ValueCounts::new(per_child(records, children, given));
+        let surname_counts = ValueCounts::new(per_child(records, children, surname));
+        let full_counts = ValueCounts::new(per_child(records, children, full));
+        let place_counts = ValueCounts::new(per_child(records, children, full_in_place));
+        let others = (children.len().saturating_sub(1)).max(1) as f64;
+        let share = |count: Option<f64>| count.map_or(f64::NAN, |c| c / others);
+        let shares = records
+            .iter()
+            .map(|p| Shares {
+                given: share(given(p).and_then(|v| given_counts.others(&v))),
+                surname: share(surname(p).and_then(|v| surname_counts.others(&v))),
+                full: share(full(p).and_then(|v| full_counts.others(&v))),
+                full_in_place: share(full_in_place(p).and_then(|v| place_counts.others(&v))),
+            })
+            .collect();
+        NameFrequencies { shares }
     }
 
     /// Log-odds correction for exact name matches: ln(u_exact / share of the shared value), taken
     /// jointly over both names (and the municipality, when it agrees too) where both names agree.
+    /// `a` is record `i`, whose shares were looked up once.
     pub(super) fn adjustment(
         &self,
-        a: &Prepared<'a>,
-        b: &Prepared<'a>,
+        i: usize,
+        a: &Prepared<'_>,
+        b: &Prepared<'_>,
         gamma: &Gamma,
         model: &Model,
     ) -> f64 {
         const EXACT: u8 = 3;
         const SAME_MUNICIPALITY: u8 = 2;
-        let others = (self.children.saturating_sub(1)).max(1) as f64;
-        let share = |count: Option<f64>| count.map(|c| c / others);
-        let given_same = gamma[0] == EXACT && a.record.given_key == b.record.given_key;
-        let surname_same = gamma[1] == EXACT && a.surname_stem == b.surname_stem;
+        let Some(shares) = self.shares.get(i) else {
+            return 0.0;
+        };
+        let known = |share: f64| (!share.is_nan()).then_some(share);
+        let given_same = gamma[0] == EXACT && a.code.given == b.code.given;
+        let surname_same = gamma[1] == EXACT && a.code.surname == b.code.surname;
         let u = |k: usize, level: u8| model.u[k][usize::from(level)];
         if given_same && surname_same {
-            let name = a.full_name();
-            let place = a
-                .record
-                .municipality
-                .as_deref()
-                .filter(|_| gamma[5] == SAME_MUNICIPALITY);
-            if let Some(place) = place {
-                let key = (name.0, name.1, place);
-                if let Some(f) = share(self.full_in_place.others(&key)) {
+            if gamma[5] == SAME_MUNICIPALITY {
+                if let Some(f) = known(shares.full_in_place) {
                     return (u(0, EXACT) * u(1, EXACT) * u(5, SAME_MUNICIPALITY) / f).ln();
                 }
-            } else if let Some(f) = share(self.full.others(&name)) {
+            } else if let Some(f) = known(shares.full) {
                 return (u(0, EXACT) * u(1, EXACT) / f).ln();
             }
             return 0.0;
         }
         let mut adjust = 0.0;
         if given_same {
-            if let Some(f) = share(self.given.others(&a.record.given_key.as_str())) {
+            if let Some(f) = known(shares.given) {
                 adjust += (u(0, EXACT) / f).ln();
             }
         }
         if surname_same {
-            if let Some(f) = share(self.surname.others(&a.surname_stem)) {
+            if let Some(f) = known(shares.surname) {
                 adjust += (u(1, EXACT) / f).ln();
             }
         }

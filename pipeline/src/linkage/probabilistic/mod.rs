@@ -17,14 +17,14 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::{LinkRecord, Linkage, Linker};
-use blocking::candidate_pairs;
-pub use blocking::{blocking_pairs, BlockLimits};
+pub use blocking::{BlockLimits, Blocks};
 use cluster::{cluster, Clustering};
 use compare::{compare, Gamma, NameLevels, Prepared, COMPARISONS, NULL};
 pub use estimate::Model;
-use estimate::{estimate_model, estimate_u, logistic, patterns};
+use estimate::{estimate_model, estimate_u, logistic};
 use frequencies::NameFrequencies;
 use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 
 /// Settings of the probabilistic linker (`[probabilistic]` in `rules/linkage.toml`).
 #[derive(Debug, Clone, Deserialize)]
@@ -109,14 +109,29 @@ pub struct Explanation {
 /// Blocking, comparison and estimation done once for a set of records.
 struct Fitted<'a> {
     prepared: Vec<Prepared<'a>>,
-    candidates: Vec<(usize, usize)>,
-    skipped_blocks: usize,
+    blocks: Blocks,
+    /// Candidate pairs blocking formed (each compared, none stored).
+    candidate_pairs: u64,
+    /// The candidate pairs that could matter, sorted: those whose odds, with name frequencies,
+    /// reach [`SCORED_FROM`]; the others can neither link, nor be reviewed, nor compete.
+    pairs: Vec<(usize, usize)>,
     gammas: Vec<Gamma>,
     model: Model,
     /// Name frequencies among the children of a first clustering.
-    frequencies: NameFrequencies<'a>,
+    frequencies: NameFrequencies,
     /// The child of each record in that first clustering.
     provisional_child: Vec<usize>,
+}
+
+/// Log odds below which a candidate pair is dropped after comparison: the odds from which a pair
+/// competes (a probability of 0.05), less a margin for the name frequencies counted over children
+/// rather than records, which can raise a pair's odds somewhat. ln(1/19) - ln(50).
+const SCORED_FROM: f64 = -2.944_438_979_166_44 - 3.912_023_005_428_146;
+
+/// What one worker gathers while comparing candidate pairs: its name-level memo and a result.
+struct Gathered<T> {
+    names: NameLevels,
+    result: T,
 }
 
 impl ProbabilisticLinker {
@@ -124,39 +139,42 @@ impl ProbabilisticLinker {
     /// frequencies. Frequencies are counted over children, not records: a child reported five times
     /// does not make its name common. So a first clustering, with frequencies over records, tells
     /// which records are one child; the frequencies are then counted over its clusters.
+    ///
+    /// Candidate pairs are compared twice and never stored all at once: a first pass counts their
+    /// comparison patterns for the model, a second keeps only the pairs that could matter.
     fn fit<'a>(&self, records: &'a [LinkRecord]) -> Fitted<'a> {
         let s = &self.settings;
         let t = std::time::Instant::now();
         let lap =
             |step: &str| tracing::debug!(step, elapsed_ms = t.elapsed().as_millis(), "linkage");
-        let prepared: Vec<Prepared<'a>> = records.iter().map(Prepared::new).collect();
-        let (candidates, skipped_blocks) = candidate_pairs(&prepared, s.block_limits());
+        let prepared: Vec<Prepared<'a>> = compare::prepare(records);
+        let blocks = Blocks::of(&prepared, s.block_limits());
         lap("blocking");
-        let gammas: Vec<Gamma> = candidates
-            .par_iter()
-            .map_init(
-                || NameLevels::new(s),
-                |names, &(i, j)| compare(&prepared[i], &prepared[j], names),
-            )
-            .collect();
+        let (patterns, per_kind) = self.count_patterns(&prepared, &blocks);
+        let candidate_pairs: u64 = per_kind.iter().sum();
+        for (kind, n) in blocking::KINDS.iter().zip(per_kind) {
+            tracing::debug!(key = kind, pairs = n, "candidate pairs by blocking key");
+        }
         lap("compare");
         let u = estimate_u(&prepared, s);
         lap("u");
-        let model = estimate_model(&patterns(&gammas), u, records.len(), s.em_iterations);
+        let model = estimate_model(&patterns, u, records.len(), s.em_iterations);
         lap("em");
         let singletons: Vec<Vec<usize>> = (0..records.len()).map(|i| vec![i]).collect();
         let by_record = NameFrequencies::new(&prepared, &singletons);
+        let (pairs, gammas) = self.pairs_that_matter(&prepared, &blocks, &model, &by_record);
+        lap("keep");
         let each_alone: Vec<usize> = (0..records.len()).collect();
         let scoring = Scoring {
             prepared: &prepared,
-            candidates: &candidates,
+            pairs: &pairs,
             gammas: &gammas,
             model: &model,
             settings: s,
         };
         let first = scoring.score(&by_record, &each_alone);
         lap("first pass");
-        let provisional = cluster(records, &prepared, &candidates, &first, &self.decisions, s);
+        let provisional = cluster(records, &prepared, &first, &self.decisions, s);
         let frequencies = NameFrequencies::new(&prepared, &provisional.clusters);
         let mut provisional_child = vec![0; records.len()];
         for (child, members) in provisional.clusters.iter().enumerate() {
@@ -167,13 +185,80 @@ impl ProbabilisticLinker {
         lap("name frequencies");
         Fitted {
             prepared,
-            candidates,
-            skipped_blocks,
+            blocks,
+            candidate_pairs,
+            pairs,
             gammas,
             model,
             frequencies,
             provisional_child,
         }
+    }
+
+    /// The comparison patterns of all candidate pairs with their counts (sorted), and the number of
+    /// pairs each kind of blocking key formed.
+    fn count_patterns(
+        &self,
+        prepared: &[Prepared<'_>],
+        blocks: &Blocks,
+    ) -> (Vec<(Gamma, f64)>, [u64; blocking::KINDS.len()]) {
+        type Counts = (FxHashMap<Gamma, u64>, [u64; blocking::KINDS.len()]);
+        let gathered = blocks.fold_pairs(
+            || Gathered {
+                names: NameLevels::new(&self.settings),
+                result: Counts::default(),
+            },
+            |g: &mut Gathered<Counts>, kind, i, j| {
+                let gamma = compare(&prepared[i], &prepared[j], &mut g.names);
+                *g.result.0.entry(gamma).or_insert(0) += 1;
+                g.result.1[kind] += 1;
+            },
+        );
+        let mut counts: BTreeMap<Gamma, u64> = BTreeMap::new();
+        let mut per_kind = [0u64; blocking::KINDS.len()];
+        for g in gathered {
+            for (gamma, n) in g.result.0 {
+                *counts.entry(gamma).or_insert(0) += n;
+            }
+            for (total, n) in per_kind.iter_mut().zip(g.result.1) {
+                *total += n;
+            }
+        }
+        let patterns = counts.into_iter().map(|(g, n)| (g, n as f64)).collect();
+        (patterns, per_kind)
+    }
+
+    /// The candidate pairs whose log odds, with name frequencies over records, reach
+    /// [`SCORED_FROM`], sorted, with their comparison vectors.
+    fn pairs_that_matter(
+        &self,
+        prepared: &[Prepared<'_>],
+        blocks: &Blocks,
+        model: &Model,
+        frequencies: &NameFrequencies,
+    ) -> (Vec<(usize, usize)>, Vec<Gamma>) {
+        let table = model.log_odds();
+        let gathered = blocks.fold_pairs(
+            || Gathered {
+                names: NameLevels::new(&self.settings),
+                result: Vec::new(),
+            },
+            |g: &mut Gathered<Vec<(u32, u32, Gamma)>>, _, i, j| {
+                let (a, b) = (&prepared[i], &prepared[j]);
+                let gamma = compare(a, b, &mut g.names);
+                let log_odds = table.of(&gamma) + frequencies.adjustment(i, a, b, &gamma, model);
+                if log_odds >= SCORED_FROM {
+                    let index = |x: usize| u32::try_from(x).unwrap_or(u32::MAX);
+                    g.result.push((index(i), index(j), gamma));
+                }
+            },
+        );
+        let mut kept: Vec<(u32, u32, Gamma)> =
+            gathered.into_iter().flat_map(|g| g.result).collect();
+        kept.par_sort_unstable();
+        kept.into_iter()
+            .map(|(i, j, gamma)| ((i as usize, j as usize), gamma))
+            .unzip()
     }
 
     /// Fits the model on `records` as a run would and explains the pair (i, j).
@@ -185,7 +270,7 @@ impl ProbabilisticLinker {
         let gamma = compare(&prepared[i], &prepared[j], &mut NameLevels::new(s));
         let adjust = f
             .frequencies
-            .adjustment(&prepared[i], &prepared[j], &gamma, model);
+            .adjustment(i, &prepared[i], &prepared[j], &gamma, model);
         let log_odds = model.log_odds().of(&gamma) + adjust;
         let pairwise = scoring.pairwise(&f.frequencies);
         let competing_odds = if log_odds >= competition::logit(s.review_probability) {
@@ -198,14 +283,7 @@ impl ProbabilisticLinker {
             0.0
         };
         let scored = scoring.score(&f.frequencies, &f.provisional_child);
-        let clustering = cluster(
-            records,
-            prepared,
-            &f.candidates,
-            &scored,
-            &self.decisions,
-            s,
-        );
+        let clustering = cluster(records, prepared, &scored, &self.decisions, s);
         let same_child = clustering
             .clusters
             .iter()
@@ -226,7 +304,7 @@ impl ProbabilisticLinker {
             competing_odds,
             probability: competition::exclusive_probability(log_odds, competing_odds),
             link_probability: s.link_probability,
-            candidates: f.candidates.binary_search(&(i.min(j), i.max(j))).is_ok(),
+            candidates: f.blocks.covers(i, j),
             same_child,
         }
     }
@@ -236,7 +314,7 @@ impl<'a> Fitted<'a> {
     fn scoring<'f>(&'f self, settings: &'f ProbabilisticSettings) -> Scoring<'f, 'a> {
         Scoring {
             prepared: &self.prepared,
-            candidates: &self.candidates,
+            pairs: &self.pairs,
             gammas: &self.gammas,
             model: &self.model,
             settings,
@@ -247,7 +325,8 @@ impl<'a> Fitted<'a> {
 /// What scoring the candidate pairs needs.
 struct Scoring<'f, 'a> {
     prepared: &'f [Prepared<'a>],
-    candidates: &'f [(usize, usize)],
+    /// The pairs that could matter (see [`Fitted::pairs`]).
+    pairs: &'f [(usize, usize)],
     gammas: &'f [Gamma],
     model: &'f Model,
     settings: &'f ProbabilisticSettings,
@@ -274,12 +353,12 @@ impl Scoring<'_, '_> {
     /// (log odds, i, j) in candidate order.
     fn pairwise(&self, frequencies: &NameFrequencies) -> Vec<(f64, usize, usize)> {
         let table = self.model.log_odds();
-        self.candidates
+        self.pairs
             .par_iter()
             .zip(self.gammas)
             .map(|(&(i, j), g)| {
                 let (a, b) = (&self.prepared[i], &self.prepared[j]);
-                let adjust = frequencies.adjustment(a, b, g, self.model);
+                let adjust = frequencies.adjustment(i, a, b, g, self.model);
                 (table.of(g) + adjust, i, j)
             })
             .collect()
@@ -307,17 +386,11 @@ impl Linker for ProbabilisticLinker {
             review_band,
             refused,
             review_queue,
-        } = cluster(
-            records,
-            &f.prepared,
-            &f.candidates,
-            &scored,
-            &self.decisions,
-            s,
-        );
+        } = cluster(records, &f.prepared, &scored, &self.decisions, s);
         let mut stats = BTreeMap::new();
-        stats.insert("candidate_pairs".to_string(), f.candidates.len());
-        stats.insert("skipped_blocks".to_string(), f.skipped_blocks);
+        stats.insert("candidate_pairs".to_string(), f.candidate_pairs as usize);
+        stats.insert("scored_pairs".to_string(), f.pairs.len());
+        stats.insert("skipped_blocks".to_string(), f.blocks.skipped);
         stats.insert("linked_pairs".to_string(), linked);
         stats.insert("review_band_pairs".to_string(), review_band);
         stats.insert("refused_contradicting_merges".to_string(), refused);

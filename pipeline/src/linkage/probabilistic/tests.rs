@@ -29,11 +29,9 @@ fn the_same_name_in_either_order_or_with_the_definite_i_compares_equal() {
     let s = ProbabilisticSettings::default();
     let a = record("1", "arben", "hasani", Some((2012, 3, 4)));
     let b = record("2", "hasan", "arben", Some((2012, 3, 4)));
-    let g = compare(
-        &Prepared::new(&a),
-        &Prepared::new(&b),
-        &mut NameLevels::new(&s),
-    );
+    let records = [a, b];
+    let p = compare::prepare(&records);
+    let g = compare(&p[0], &p[1], &mut NameLevels::new(&s));
     assert_eq!((g[0], g[1], g[3]), (3, 3, 6));
 }
 
@@ -46,7 +44,7 @@ fn twins_never_join_even_through_a_third_record() {
     let bridge = record("3", "arben", "krasnici", None);
     let typo = record("4", "arbne", "krasnici", Some((2012, 3, 4)));
     let records = [twin_a, twin_b, bridge, typo];
-    let prepared: Vec<Prepared<'_>> = records.iter().map(Prepared::new).collect();
+    let prepared: Vec<Prepared<'_>> = compare::prepare(&records);
     assert!(contradict(&[0], &[1], &prepared, &s));
     assert!(
         contradict(&[0, 2], &[1], &prepared, &s),
@@ -72,7 +70,7 @@ fn boy_and_girl_twins_stay_apart_and_personal_numbers_decide_only_when_comparabl
     let mut typo = record("5", "drita", "gashi", Some((2013, 5, 17)));
     typo.personal_number = Some("1234567892".into());
     let records = [boy, girl, kosovo, jmbg, typo];
-    let p: Vec<Prepared<'_>> = records.iter().map(Prepared::new).collect();
+    let p: Vec<Prepared<'_>> = compare::prepare(&records);
     assert!(contradict(&[0], &[1], &p, &s), "Arben and Arbena are twins");
     assert!(
         !contradict(&[2], &[3], &p, &s),
@@ -95,30 +93,80 @@ fn a_window_bounds_the_pairs_of_a_large_block_and_keeps_neighbours_in_name_order
     let records: Vec<LinkRecord> = (0..40)
         .map(|i| record(&i.to_string(), "arben", "hasani", Some((2012, 3, 4))))
         .collect();
-    let whole = blocking::blocking_pairs(
+    let whole = Blocks::new(
         &records,
         blocking::BlockLimits {
             max_block: 400,
             window: 0,
         },
-    );
+    )
+    .pairs();
     assert_eq!(whole.len(), 40 * 39 / 2);
-    let windowed = blocking::blocking_pairs(
+    let windowed = Blocks::new(
         &records,
         blocking::BlockLimits {
             max_block: 400,
             window: 3,
         },
-    );
+    )
+    .pairs();
     assert!(windowed.len() <= 40 * 3, "{}", windowed.len());
     assert!(windowed.contains(&(0, 1)));
     // The same records in any order give the same pairs (the order inside a block is total).
-    let again = blocking::blocking_pairs(
+    let again = Blocks::new(
         &records,
         blocking::BlockLimits {
             max_block: 400,
             window: 3,
         },
-    );
+    )
+    .pairs();
     assert_eq!(windowed, again);
+}
+
+#[test]
+fn each_candidate_pair_is_visited_once_however_many_blocks_it_shares() {
+    // Namesakes, typos and other years: pairs share from one to every kind of key.
+    let names = ["arben", "arbne", "ardit", "hasan", "hasani"];
+    let records: Vec<LinkRecord> = (0..60)
+        .map(|i| {
+            let birth = Some((2010 + (i % 3) as i32, 1 + (i % 5) as u32, 7));
+            record(&i.to_string(), names[i % 5], names[(i / 5) % 5], birth)
+        })
+        .collect();
+    let limits = blocking::BlockLimits {
+        max_block: 12,
+        window: 0,
+    };
+    let prepared = compare::prepare(&records);
+    let keys: Vec<Vec<u64>> = prepared.iter().map(blocking::blocking_keys).collect();
+    let mut holders: BTreeMap<u64, usize> = BTreeMap::new();
+    for k in keys.iter().flatten() {
+        *holders.entry(*k).or_insert(0) += 1;
+    }
+    let mut expected = Vec::new();
+    for i in 0..records.len() {
+        for j in i + 1..records.len() {
+            if keys[i]
+                .iter()
+                .any(|k| keys[j].contains(k) && holders[k] <= limits.max_block)
+            {
+                expected.push((i, j));
+            }
+        }
+    }
+    let blocks = Blocks::new(&records, limits);
+    let pairs = blocks.pairs();
+    assert_eq!(
+        pairs, expected,
+        "every pair sharing a kept block, each once"
+    );
+    assert_eq!(blocks.count_pairs(), expected.len() as u64);
+    assert!(blocks.skipped > 0, "some keys are shared by more than 12");
+    for i in 0..records.len() {
+        for j in 0..records.len() {
+            let listed = pairs.binary_search(&(i.min(j), i.max(j))).is_ok();
+            assert_eq!(blocks.covers(i, j), listed && i != j, "({i}, {j})");
+        }
+    }
 }
