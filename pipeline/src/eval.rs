@@ -106,31 +106,109 @@ pub fn evaluate(
     }
 }
 
-/// Share of true pairs (records of one child, both in `records`) that blocking put among the
-/// candidate pairs: a pair blocking misses can never be linked. Returns (covered, true pairs).
-pub fn blocking_recall(
+/// How blocking covers the true pairs, overall and key by key.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BlockingCoverage {
+    /// True pairs (records of one child, both in the records blocked).
+    pub true_pairs: u64,
+    /// True pairs some key makes a candidate pair.
+    pub covered: u64,
+    /// For each key: the true pairs it pairs, and those no other key pairs.
+    pub by_key: Vec<(u64, u64)>,
+}
+
+/// Which true pairs blocking puts among the candidate pairs (a pair blocking misses can never be
+/// linked). `keys_pairing(i, j)` lists the keys (indexes below `keys`) that pair records i < j.
+pub fn blocking_coverage(
     records: &[RecordKey],
-    candidates: impl Fn(usize, usize) -> bool,
+    keys: usize,
+    keys_pairing: impl Fn(usize, usize) -> Vec<usize>,
     truth: &BTreeMap<RecordKey, String>,
-) -> (u64, u64) {
+) -> BlockingCoverage {
     let mut by_child: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, key) in records.iter().enumerate() {
         if let Some(child) = truth.get(key) {
             by_child.entry(child).or_default().push(i);
         }
     }
-    let (mut covered, mut total) = (0, 0);
+    let mut coverage = BlockingCoverage {
+        by_key: vec![(0, 0); keys],
+        ..BlockingCoverage::default()
+    };
     for members in by_child.values() {
         for (a, &i) in members.iter().enumerate() {
             for &j in &members[a + 1..] {
-                total += 1;
-                if candidates(i.min(j), i.max(j)) {
-                    covered += 1;
+                coverage.true_pairs += 1;
+                let pairing = keys_pairing(i.min(j), i.max(j));
+                if !pairing.is_empty() {
+                    coverage.covered += 1;
+                }
+                for &k in &pairing {
+                    if let Some((found, only)) = coverage.by_key.get_mut(k) {
+                        *found += 1;
+                        *only += u64::from(pairing.len() == 1);
+                    }
                 }
             }
         }
     }
-    (covered, total)
+    coverage
+}
+
+/// Writes the standardised records linkage sees (spelling keys of the names, dates, codes) with
+/// their true child, one row per record, so that another linker can be run on the same input.
+pub fn write_linkage_input(
+    path: &Path,
+    keys: &[RecordKey],
+    records: &[crate::linkage::LinkRecord],
+    truth: &BTreeMap<RecordKey, String>,
+) -> Result<(), csv::Error> {
+    let mut out = csv::Writer::from_path(path)?;
+    out.write_record([
+        "source",
+        "record_id",
+        "given",
+        "surname",
+        "father",
+        "birth_date",
+        "birth_year_from",
+        "birth_year_to",
+        "sex",
+        "municipality",
+        "region",
+        "event_date",
+        "activity",
+        "personal_number",
+        "child",
+    ])?;
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    let date = |d: Option<chrono::NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default();
+    for (key, r) in keys.iter().zip(records) {
+        let (from, to) = r
+            .birth_years
+            .map_or((String::new(), String::new()), |(a, b)| {
+                (a.to_string(), b.to_string())
+            });
+        out.write_record([
+            key.0.clone(),
+            key.1.clone(),
+            r.given_key.clone(),
+            r.surname_key.clone(),
+            r.father_key.clone(),
+            date(r.birth_date),
+            from,
+            to,
+            text(&r.sex),
+            text(&r.municipality),
+            text(&r.region),
+            date(r.event_date),
+            text(&r.activity),
+            text(&r.personal_number),
+            truth.get(key).cloned().unwrap_or_default(),
+        ])?;
+    }
+    out.flush()?;
+    Ok(())
 }
 
 /// Reads `source`, `record_id` and one id column of a CSV file into a map.
@@ -202,15 +280,22 @@ mod tests {
     }
 
     #[test]
-    fn blocking_recall_counts_true_pairs_among_candidates() {
+    fn blocking_coverage_counts_true_pairs_among_candidates_key_by_key() {
         let truth = assignment(&[("a", "X"), ("b", "X"), ("c", "X"), ("d", "Y")]);
         let records: Vec<RecordKey> = ["a", "b", "c", "d"]
             .iter()
             .map(|r| ("s".to_string(), r.to_string()))
             .collect();
-        let candidates = [(0, 1), (1, 3)];
-        let covers = |i, j| candidates.contains(&(i, j));
-        assert_eq!(blocking_recall(&records, covers, &truth), (1, 3));
+        // Key 0 pairs (0, 1) and (1, 3); key 1 pairs (0, 1) and (0, 2).
+        let pairing = |i, j| match (i, j) {
+            (0, 1) => vec![0, 1],
+            (1, 3) => vec![0],
+            (0, 2) => vec![1],
+            _ => vec![],
+        };
+        let coverage = blocking_coverage(&records, 2, pairing, &truth);
+        assert_eq!((coverage.covered, coverage.true_pairs), (2, 3));
+        assert_eq!(coverage.by_key, vec![(1, 0), (2, 1)]);
     }
 
     #[test]

@@ -83,6 +83,11 @@ enum Command {
         /// CSV with `source`, `record_id` and `child` columns.
         #[arg(long)]
         truth: PathBuf,
+        /// Also write the standardised records linkage sees, with their true child, to this CSV (to
+        /// run another linker on the same input, as bench/ does with Splink). Synthetic data only:
+        /// the file holds names and dates of birth.
+        #[arg(long)]
+        linkage_input: Option<PathBuf>,
     },
     /// The clerical review queue: list uncertain pairs, record decisions applied in every later run.
     Review {
@@ -240,7 +245,11 @@ fn dispatch(cli: &Cli) -> Result<ExitCode> {
             lang,
             file,
         } => validate_command(cli, config, source, *lang, file),
-        Command::Eval { config, truth } => eval_command(cli, config, truth),
+        Command::Eval {
+            config,
+            truth,
+            linkage_input,
+        } => eval_command(cli, config, truth, linkage_input.as_deref()),
         Command::Review { config, action } => review_command(cli, config, action),
         Command::Explain { config, a, b } => explain_command(cli, config, a, b),
         Command::Status { config, runs } => status_command(cli, config, *runs),
@@ -1043,7 +1052,12 @@ fn schedule_command(
     Ok(ExitCode::SUCCESS)
 }
 
-fn eval_command(cli: &Cli, config_path: &Path, truth: &Path) -> Result<ExitCode> {
+fn eval_command(
+    cli: &Cli,
+    config_path: &Path,
+    truth: &Path,
+    linkage_input: Option<&Path>,
+) -> Result<ExitCode> {
     use regbridge::eval::{evaluate, read_assignment};
     let config = Config::load(config_path)?;
     let cases = config.run.output_dir.join("cases.csv");
@@ -1061,21 +1075,47 @@ fn eval_command(cli: &Cli, config_path: &Path, truth: &Path) -> Result<ExitCode>
         regbridge::linkage::LinkageConfig::load(&config.paths.rules.join("linkage.toml"))?
             .probabilistic;
     let (keys, link_records): (Vec<_>, Vec<_>) = records.into_iter().unzip();
-    let blocks =
-        regbridge::linkage::probabilistic::Blocks::new(&link_records, settings.block_limits());
+    if let Some(path) = linkage_input {
+        regbridge::eval::write_linkage_input(path, &keys, &link_records, &truth)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    let plan = settings.blocking();
+    let blocks = regbridge::linkage::probabilistic::Blocks::new(&link_records, &plan);
     let candidate_pairs = blocks.count_pairs();
-    let (covered, true_pairs) =
-        regbridge::eval::blocking_recall(&keys, |i, j| blocks.covers(i, j), &truth);
+    let coverage = regbridge::eval::blocking_coverage(
+        &keys,
+        plan.keys.len(),
+        |i, j| blocks.keys_pairing(i, j),
+        &truth,
+    );
+    let (covered, true_pairs) = (coverage.covered, coverage.true_pairs);
     let blocking_recall = if true_pairs == 0 {
         1.0
     } else {
         covered as f64 / true_pairs as f64
     };
+    // Each key: the pairs it forms on its own, the true pairs among them, and the true pairs only it
+    // finds (what dropping it would cost).
+    let by_key: Vec<serde_json::Value> = plan
+        .keys
+        .iter()
+        .zip(blocks.pairs_by_key(plan.keys.len()))
+        .zip(&coverage.by_key)
+        .map(|((key, pairs), (found, only))| {
+            serde_json::json!({
+                "key": key.name,
+                "pairs": pairs,
+                "true_pairs": found,
+                "true_pairs_only_this_key": only,
+            })
+        })
+        .collect();
     if cli.json {
         let mut value = serde_json::to_value(&e)?;
         if let Some(object) = value.as_object_mut() {
             object.insert("candidate_pairs".into(), serde_json::json!(candidate_pairs));
             object.insert("blocking_recall".into(), serde_json::json!(blocking_recall));
+            object.insert("blocking_keys".into(), serde_json::json!(by_key));
         }
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(ExitCode::SUCCESS);
@@ -1108,6 +1148,19 @@ fn eval_command(cli: &Cli, config_path: &Path, truth: &Path) -> Result<ExitCode>
         "blocking: {} candidate pairs, recall {blocking_recall:.4} ({covered} of {true_pairs} true pairs)",
         candidate_pairs
     );
+    println!(
+        "{:<45} {:>12} {:>12} {:>12}",
+        "blocking key", "pairs alone", "true pairs", "only by it"
+    );
+    for key in &by_key {
+        println!(
+            "{:<45} {:>12} {:>12} {:>12}",
+            key["key"].as_str().unwrap_or_default(),
+            key["pairs"],
+            key["true_pairs"],
+            key["true_pairs_only_this_key"]
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

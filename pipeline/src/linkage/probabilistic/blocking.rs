@@ -10,9 +10,11 @@ use rustc_hash::FxHasher;
 use super::compare::{prepare, stem, Prepared};
 use crate::linkage::LinkRecord;
 
-/// How blocks become pairs.
-#[derive(Debug, Clone, Copy)]
-pub struct BlockLimits {
+/// How records are blocked: the keys, and how blocks become pairs.
+#[derive(Debug, Clone)]
+pub struct BlockingPlan {
+    /// The keys; a pair sharing several is formed by the first.
+    pub keys: Vec<BlockingKey>,
     /// A block larger than this is skipped.
     pub max_block: usize,
     /// A block larger than this pairs each record only with its `window` neighbours in name order
@@ -21,18 +23,119 @@ pub struct BlockLimits {
     pub window: usize,
 }
 
-/// The kinds of blocking key, in the order a pair is attributed to them.
-pub(super) const KINDS: [&str; 7] = [
-    "names",
-    "initials-year",
-    "initials-place",
-    "surname-year",
-    "given-year",
-    "given-father",
-    "personal-number",
-];
+/// A field a blocking key is made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyField {
+    /// Given name and surname stem, in either order (a swapped name still meets itself).
+    Names,
+    Given,
+    /// The surname without a definite -i (Hasan / Hasani).
+    Surname,
+    Father,
+    /// The first two letters of the given name and of the surname.
+    Initials,
+    /// The first letter of the given name (empty when there is none).
+    GivenInitial,
+    /// The given name and each spelling of it with one letter left out: two names a keystroke
+    /// apart (a letter wrong, missing, added or two swapped) share one.
+    GivenVariants,
+    /// The surname stem and each spelling of it with one letter left out.
+    SurnameVariants,
+    /// The first letter of the surname (empty when there is none).
+    SurnameInitial,
+    /// Each year of birth the record allows (a full or partial date, or an age at the event).
+    BirthYear,
+    /// The full date of birth.
+    BirthDate,
+    Municipality,
+    Region,
+    PersonalNumber,
+    Sex,
+}
 
-/// Where the kind sits in a key: its top byte.
+impl KeyField {
+    const ALL: [(&'static str, KeyField); 15] = [
+        ("names", KeyField::Names),
+        ("given", KeyField::Given),
+        ("surname", KeyField::Surname),
+        ("father", KeyField::Father),
+        ("initials", KeyField::Initials),
+        ("given_initial", KeyField::GivenInitial),
+        ("given_variants", KeyField::GivenVariants),
+        ("surname_variants", KeyField::SurnameVariants),
+        ("surname_initial", KeyField::SurnameInitial),
+        ("birth_year", KeyField::BirthYear),
+        ("birth_date", KeyField::BirthDate),
+        ("municipality", KeyField::Municipality),
+        ("region", KeyField::Region),
+        ("personal_number", KeyField::PersonalNumber),
+        ("sex", KeyField::Sex),
+    ];
+}
+
+/// A blocking key as written in `rules/linkage.toml`: fields joined by `+`, e.g.
+/// `"surname + birth_year + given_initial"`. Records that agree on every field are compared.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(try_from = "String")]
+pub struct BlockingKey {
+    /// The key as written.
+    pub name: String,
+    pub fields: Vec<KeyField>,
+}
+
+impl TryFrom<String> for BlockingKey {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<BlockingKey, String> {
+        let fields = name
+            .split('+')
+            .map(|field| {
+                let field = field.trim();
+                KeyField::ALL
+                    .iter()
+                    .find(|(known, _)| *known == field)
+                    .map(|&(_, f)| f)
+                    .ok_or_else(|| {
+                        let known: Vec<&str> = KeyField::ALL.iter().map(|(n, _)| *n).collect();
+                        format!(
+                            "unknown field `{field}` in blocking key `{name}` (known: {})",
+                            known.join(", ")
+                        )
+                    })
+            })
+            .collect::<Result<Vec<KeyField>, String>>()?;
+        Ok(BlockingKey { name, fields })
+    }
+}
+
+/// The keys regbridge blocks on unless `rules/linkage.toml` says otherwise.
+pub fn default_keys() -> Vec<BlockingKey> {
+    [
+        "names + birth_year",
+        "names + municipality",
+        "names + father",
+        "personal_number",
+        "initials + birth_date",
+        "given + birth_date",
+        "father + birth_date",
+        "given_variants + surname + birth_year",
+        "given + surname_variants + birth_year",
+        "given_variants + surname + municipality",
+        "given + surname_variants + municipality",
+        "given_variants + surname + father",
+        "given + surname_variants + father",
+        "initials + father + birth_year",
+        "surname + given_initial + municipality + birth_year",
+    ]
+    .into_iter()
+    .filter_map(|k| BlockingKey::try_from(k.to_string()).ok())
+    .collect()
+}
+
+/// The most keys a plan may have (the key's index is stored in a byte).
+pub const MAX_KEYS: usize = 255;
+
+/// Where the key's index sits in a block's hash: its top byte.
 const KIND_SHIFT: u32 = 56;
 
 /// The blocks of a set of records: every key shared by two to `max_block` records.
@@ -40,12 +143,17 @@ const KIND_SHIFT: u32 = 56;
 pub struct Blocks {
     /// The members of each block, block after block, in the order their pairs are formed.
     members: Vec<u32>,
+    /// For each member that is in its block through a spelling variant of a name (one letter left
+    /// out), the code of that name; 0 for members in through a name as written. Two members with one
+    /// tag have the same name, so they meet in the block of the name as written (which is no larger,
+    /// so kept whenever this one is): a variant's block does not pair them again.
+    tags: Vec<u32>,
     /// Where each block starts in `members`, plus the end of the last.
     starts: Vec<usize>,
-    /// The kind of each block (an index into [`KINDS`]).
+    /// The key of each block (an index into the plan's keys).
     kinds: Vec<u8>,
-    /// For each record, the blocks it is in with its position there, in block order.
-    memberships: Vec<(u32, u32)>,
+    /// For each record, the blocks it is in, in block order.
+    memberships: Vec<Membership>,
     /// Where each record's memberships start, plus the end of the last.
     record_starts: Vec<usize>,
     window: usize,
@@ -53,56 +161,88 @@ pub struct Blocks {
     pub skipped: usize,
 }
 
+/// A record's place in a block.
+#[derive(Debug, Clone, Copy, Default)]
+struct Membership {
+    block: u32,
+    tag: u32,
+    position: u32,
+}
+
 impl Blocks {
     /// Blocks `records` as a run would.
-    pub fn new(records: &[LinkRecord], limits: BlockLimits) -> Blocks {
-        Blocks::of(&prepare(records), limits)
+    pub fn new(records: &[LinkRecord], plan: &BlockingPlan) -> Blocks {
+        Blocks::of(&prepare(records), plan)
     }
 
-    pub(super) fn of(records: &[Prepared<'_>], limits: BlockLimits) -> Blocks {
-        // (key, record) for every key of every record, sorted: each run of one key is a block.
-        let mut keyed: Vec<(u64, u32)> = records
-            .par_iter()
-            .enumerate()
-            .flat_map_iter(|(i, p)| {
-                let i = u32::try_from(i).unwrap_or(u32::MAX);
-                blocking_keys(p).into_iter().map(move |key| (key, i))
-            })
-            .collect();
-        keyed.par_sort_unstable();
-        let window_order: Vec<String> = if limits.window > 0 {
+    /// Builds the blocks key by key (so that only one key's values are held at once).
+    pub(super) fn of(records: &[Prepared<'_>], plan: &BlockingPlan) -> Blocks {
+        let window_order: Vec<String> = if plan.window > 0 {
             records.par_iter().map(window_key).collect()
         } else {
             Vec::new()
         };
         let mut blocks = Blocks {
             members: Vec::new(),
+            tags: Vec::new(),
             starts: vec![0],
             kinds: Vec::new(),
             memberships: Vec::new(),
             record_starts: Vec::new(),
-            window: limits.window,
+            window: plan.window,
             skipped: 0,
         };
-        for block in keyed.chunk_by(|a, b| a.0 == b.0) {
-            if block.len() < 2 {
-                continue;
+        for (index, key) in plan.keys.iter().enumerate().take(MAX_KEYS) {
+            // (value, tag, record) for every value of this key, sorted: each run of one value is a
+            // block, its members grouped by tag.
+            let mut keyed: Vec<(u64, u32, u32)> = records
+                .par_iter()
+                .enumerate()
+                .flat_map_iter(|(i, p)| {
+                    let i = u32::try_from(i).unwrap_or(u32::MAX);
+                    key_values(p, index, key)
+                        .into_iter()
+                        .map(move |(value, tag)| (value, tag, i))
+                })
+                .collect();
+            keyed.par_sort_unstable();
+            for block in keyed.chunk_by(|a, b| a.0 == b.0) {
+                blocks.push_block(block, index, plan, &window_order);
             }
-            if block.len() > limits.max_block {
-                blocks.skipped += 1;
-                continue;
-            }
-            let first = blocks.members.len();
-            blocks.members.extend(block.iter().map(|&(_, i)| i));
-            if limits.window > 0 && block.len() > limits.window {
-                let order = |&i: &u32| window_order.get(i as usize);
-                blocks.members[first..].sort_by(|x, y| order(x).cmp(&order(y)).then(x.cmp(y)));
-            }
-            blocks.starts.push(blocks.members.len());
-            blocks.kinds.push((block[0].0 >> KIND_SHIFT) as u8);
         }
         blocks.index_memberships(records.len());
         blocks
+    }
+
+    /// Adds one block (its entries sorted by tag and record), unless it is too small or too large.
+    fn push_block(
+        &mut self,
+        block: &[(u64, u32, u32)],
+        index: usize,
+        plan: &BlockingPlan,
+        window_order: &[String],
+    ) {
+        if block.len() < 2 {
+            return;
+        }
+        if block.len() > plan.max_block {
+            self.skipped += 1;
+            return;
+        }
+        let first = self.members.len();
+        if plan.window > 0 && block.len() > plan.window {
+            let mut sorted = block.to_vec();
+            let order = |&(_, _, i): &(u64, u32, u32)| window_order.get(i as usize);
+            sorted.sort_by(|x, y| order(x).cmp(&order(y)).then(x.2.cmp(&y.2)));
+            self.members.extend(sorted.iter().map(|&(_, _, i)| i));
+            self.tags.extend(sorted.iter().map(|&(_, tag, _)| tag));
+        } else {
+            self.members.extend(block.iter().map(|&(_, _, i)| i));
+            self.tags.extend(block.iter().map(|&(_, tag, _)| tag));
+        }
+        debug_assert!(self.members.len() > first);
+        self.starts.push(self.members.len());
+        self.kinds.push(u8::try_from(index).unwrap_or(u8::MAX));
     }
 
     /// Fills `memberships` and `record_starts` from the blocks (a counting sort by record).
@@ -116,12 +256,20 @@ impl Blocks {
         }
         self.record_starts = counts.clone();
         let mut next = counts;
-        self.memberships = vec![(0, 0); self.members.len()];
+        self.memberships = vec![Membership::default(); self.members.len()];
         for b in 0..self.len() {
-            let first = self.starts[b];
-            for (position, &i) in self.members[first..self.starts[b + 1]].iter().enumerate() {
+            let (first, end) = (self.starts[b], self.starts[b + 1]);
+            for (position, (&i, &tag)) in self.members[first..end]
+                .iter()
+                .zip(&self.tags[first..end])
+                .enumerate()
+            {
                 let slot = &mut next[i as usize];
-                self.memberships[*slot] = (b as u32, position as u32);
+                self.memberships[*slot] = Membership {
+                    block: b as u32,
+                    tag,
+                    position: position as u32,
+                };
                 *slot += 1;
             }
         }
@@ -136,60 +284,115 @@ impl Blocks {
         self.kinds.is_empty()
     }
 
-    fn block(&self, b: usize) -> &[u32] {
-        &self.members[self.starts[b]..self.starts[b + 1]]
+    fn block(&self, b: usize) -> (&[u32], &[u32]) {
+        let range = self.starts[b]..self.starts[b + 1];
+        (&self.members[range.clone()], &self.tags[range])
     }
 
-    fn of_record(&self, i: usize) -> &[(u32, u32)] {
+    fn of_record(&self, i: usize) -> &[Membership] {
         &self.memberships[self.record_starts[i]..self.record_starts[i + 1]]
     }
 
-    /// Whether block `b` pairs the members at these two positions.
-    fn pairs_positions(&self, b: usize, x: u32, y: u32) -> bool {
+    /// Whether a block pairs two of its members (their places in it).
+    fn pairs_members(&self, x: &Membership, y: &Membership) -> bool {
+        let b = x.block as usize;
         let size = self.starts[b + 1] - self.starts[b];
-        self.window == 0 || size <= self.window || x.abs_diff(y) as usize <= self.window
+        let windowed = self.window > 0 && size > self.window;
+        let same_name = x.tag != 0 && x.tag == y.tag;
+        !same_name && (!windowed || x.position.abs_diff(y.position) as usize <= self.window)
     }
 
-    /// The first block that pairs records `i` and `j`, if any.
-    fn first_pairing(&self, i: usize, j: usize, before: usize) -> Option<usize> {
+    /// Every block that pairs records `i` and `j`, up to block `last`, in block order.
+    fn pairing_blocks(&self, i: usize, j: usize, last: usize) -> impl Iterator<Item = usize> + '_ {
         let (mut a, mut b) = (self.of_record(i).iter(), self.of_record(j).iter());
         let (mut x, mut y) = (a.next(), b.next());
-        while let (Some(&(bx, px)), Some(&(by, py))) = (x, y) {
-            if bx as usize > before || by as usize > before {
-                return None;
-            }
-            if bx < by {
-                x = a.next();
-            } else if by < bx {
-                y = b.next();
-            } else {
-                if self.pairs_positions(bx as usize, px, py) {
-                    return Some(bx as usize);
+        std::iter::from_fn(move || {
+            while let (Some(mx), Some(my)) = (x, y) {
+                if mx.block as usize > last || my.block as usize > last {
+                    return None;
                 }
-                x = a.next();
-                y = b.next();
+                if mx.block < my.block {
+                    x = a.next();
+                } else if my.block < mx.block {
+                    y = b.next();
+                } else {
+                    let pairs = self.pairs_members(mx, my);
+                    x = a.next();
+                    y = b.next();
+                    if pairs {
+                        return Some(mx.block as usize);
+                    }
+                }
             }
-        }
-        None
+            None
+        })
     }
 
     /// Whether blocking makes `i` and `j` a candidate pair.
     pub fn covers(&self, i: usize, j: usize) -> bool {
-        i != j && self.first_pairing(i, j, usize::MAX).is_some()
+        i != j && self.pairing_blocks(i, j, usize::MAX).next().is_some()
     }
 
-    /// Calls `visit(i, j)` (i < j) for each pair block `b` is the first to form.
-    fn block_pairs(&self, b: usize, mut visit: impl FnMut(usize, usize)) {
-        let members = self.block(b);
-        let reach = if self.window > 0 && members.len() > self.window {
+    /// The keys (indexes into the plan) whose blocks pair records `i` and `j`, ascending.
+    pub fn keys_pairing(&self, i: usize, j: usize) -> Vec<usize> {
+        if i == j {
+            return Vec::new();
+        }
+        let mut keys: Vec<usize> = self
+            .pairing_blocks(i, j, usize::MAX)
+            .map(|b| usize::from(self.kinds[b]))
+            .collect();
+        keys.dedup();
+        keys
+    }
+
+    /// The pairs each key's blocks form on their own (a pair two keys share counts for both), by key
+    /// index; `keys` is the number of keys in the plan.
+    pub fn pairs_by_key(&self, keys: usize) -> Vec<u64> {
+        let mut pairs = vec![0u64; keys];
+        for b in 0..self.len() {
+            let mut formed = 0u64;
+            self.block_pairs(b, |_, _| formed += 1, false);
+            if let Some(total) = pairs.get_mut(usize::from(self.kinds[b])) {
+                *total += formed;
+            }
+        }
+        pairs
+    }
+
+    /// Calls `visit(i, j)` (i < j) for each pair block `b` forms, or with `first_only`, for each
+    /// pair it is the first to form. Members with one name tag are not paired (see `tags`); in a
+    /// windowed block each member pairs with the next `window` only.
+    fn block_pairs(&self, b: usize, mut visit: impl FnMut(usize, usize), first_only: bool) {
+        let (members, tags) = self.block(b);
+        let n = members.len();
+        let reach = if self.window > 0 && n > self.window {
             self.window
         } else {
-            members.len()
+            n
         };
-        for (a, &i) in members.iter().enumerate() {
-            for &j in members.iter().skip(a + 1).take(reach) {
+        let mut group_end = 0;
+        for (a, (&i, &tag)) in members.iter().zip(tags).enumerate() {
+            // Members are grouped by tag (outside windowed blocks): skip the rest of the group.
+            if a >= group_end {
+                group_end = a + 1;
+                while group_end < n && tags[group_end] == tag {
+                    group_end += 1;
+                }
+            }
+            let from = if tag != 0 && reach == n {
+                group_end
+            } else {
+                a + 1
+            };
+            let until = (a + 1 + reach).min(n);
+            for c in from..until {
+                let (j, other) = (members[c], tags[c]);
+                if tag != 0 && tag == other {
+                    continue;
+                }
                 let (i, j) = (i.min(j) as usize, i.max(j) as usize);
-                if self.first_pairing(i, j, b) == Some(b) {
+                if !first_only || self.pairing_blocks(i, j, b).next() == Some(b) {
                     visit(i, j);
                 }
             }
@@ -209,7 +412,7 @@ impl Blocks {
             .into_par_iter()
             .fold(init, |mut acc, b| {
                 let kind = usize::from(self.kinds[b]);
-                self.block_pairs(b, |i, j| visit(&mut acc, kind, i, j));
+                self.block_pairs(b, |i, j| visit(&mut acc, kind, i, j), true);
                 acc
             })
             .collect()
@@ -247,14 +450,6 @@ fn window_key(p: &Prepared<'_>) -> String {
     format!("{a}|{b}|{}|{year}", r.father_key)
 }
 
-/// A key of `kind` made of `parts`: the kind in the top byte, a hash of the parts below. Two
-/// different keys share a hash about once in 2^56 draws, which would merely merge two blocks.
-fn key(kind: usize, parts: impl Hash) -> u64 {
-    let mut hasher = FxHasher::default();
-    parts.hash(&mut hasher);
-    ((kind as u64) << KIND_SHIFT) | (hasher.finish() >> (64 - KIND_SHIFT))
-}
-
 /// The first `n` characters of `s`.
 fn prefix(s: &str, n: usize) -> &str {
     s.char_indices().nth(n).map_or(s, |(at, _)| &s[..at])
@@ -265,51 +460,154 @@ fn initial(s: &str) -> &str {
     prefix(s, 1)
 }
 
-/// The keys a record is blocked on, each once. A true pair is missed only if it shares none of them.
-pub(super) fn blocking_keys(p: &Prepared<'_>) -> Vec<u64> {
+/// A key value being hashed, and whether a spelling variant (not a name as written) went into it.
+type Partial = (FxHasher, bool);
+
+/// The values of `field` for record `p`, each hashed into a copy of every partial value in `partials`
+/// (a field with several values, such as the years of birth an age allows, multiplies the values).
+/// Empties `partials` if the record lacks the field.
+fn hash_field(field: KeyField, p: &Prepared<'_>, partials: &mut Vec<Partial>) {
     let r = p.record;
     let (given, surname) = (r.given_key.as_str(), p.surname_stem);
-    let mut keys = Vec::with_capacity(10);
-    if !given.is_empty() && !surname.is_empty() {
-        // Both orders of given name and surname land in one block (each without a definite -i, so
-        // that a surname written in the given-name column still meets its stem).
-        let given_stem = stem(given);
-        let (a, b) = if given_stem <= surname {
-            (given_stem, surname)
-        } else {
-            (surname, given_stem)
-        };
-        keys.push(key(0, (a, b)));
-        // Typos in both names: the first letters, with the birth year or else the municipality.
-        let initials = (prefix(given, 2), prefix(surname, 2));
-        if let Some((from, to)) = r.birth_years {
-            for year in from..=to {
-                keys.push(key(1, (initials, year)));
+    let mut one = |value: &dyn Fn(&mut FxHasher), present: bool| {
+        if !present {
+            partials.clear();
+        }
+        for (h, _) in partials.iter_mut() {
+            value(h);
+        }
+    };
+    match field {
+        KeyField::Names => {
+            // Each name without a definite -i, so that a surname written in the given-name column
+            // still meets its stem.
+            let given_stem = stem(given);
+            let pair = if given_stem <= surname {
+                (given_stem, surname)
+            } else {
+                (surname, given_stem)
+            };
+            one(&|h| pair.hash(h), !given.is_empty() && !surname.is_empty());
+        }
+        KeyField::Given => one(&|h| given.hash(h), !given.is_empty()),
+        KeyField::Surname => one(&|h| surname.hash(h), !surname.is_empty()),
+        KeyField::Father => one(&|h| r.father_key.hash(h), !r.father_key.is_empty()),
+        KeyField::Initials => {
+            let initials = (prefix(given, 2), prefix(surname, 2));
+            one(
+                &|h| initials.hash(h),
+                !given.is_empty() && !surname.is_empty(),
+            );
+        }
+        KeyField::GivenInitial => one(&|h| initial(given).hash(h), true),
+        KeyField::SurnameInitial => one(&|h| initial(surname).hash(h), true),
+        KeyField::GivenVariants => expand(partials, &deletions(given), true),
+        KeyField::SurnameVariants => expand(partials, &deletions(surname), true),
+        KeyField::BirthYear => {
+            let years: Vec<i32> = r
+                .birth_years
+                .map_or(Vec::new(), |(from, to)| (from..=to).collect());
+            expand(partials, &years, false);
+        }
+        KeyField::BirthDate => one(&|h| r.birth_date.hash(h), r.birth_date.is_some()),
+        KeyField::Municipality => optional(&r.municipality, partials),
+        KeyField::Region => optional(&r.region, partials),
+        KeyField::PersonalNumber => optional(&r.personal_number, partials),
+        KeyField::Sex => optional(&r.sex, partials),
+    }
+}
+
+/// Hashes an optional text into every partial value, or empties them when it is missing.
+fn optional(value: &Option<String>, partials: &mut Vec<Partial>) {
+    match value.as_deref().filter(|v| !v.is_empty()) {
+        Some(v) => partials.iter_mut().for_each(|(h, _)| v.hash(h)),
+        None => partials.clear(),
+    }
+}
+
+/// Replaces each partial value by one copy per value, the value hashed in (none when there are no
+/// values). With `variants`, every value but the first is a spelling variant.
+fn expand<T: Hash>(partials: &mut Vec<Partial>, values: &[T], variants: bool) {
+    let expanded: Vec<Partial> = partials
+        .iter()
+        .flat_map(|(h, varied)| {
+            values.iter().enumerate().map(move |(k, v)| {
+                let mut h = h.clone();
+                v.hash(&mut h);
+                (h, *varied || (variants && k > 0))
+            })
+        })
+        .collect();
+    *partials = expanded;
+}
+
+/// Hashes of a name and of every spelling of it with one letter left out (none for an empty name),
+/// letter by letter so that a shortened spelling hashes as the same name written so would.
+fn deletions(name: &str) -> Vec<u64> {
+    if name.is_empty() {
+        return Vec::new();
+    }
+    let letters: Vec<char> = name.chars().collect();
+    let hash = |skip: Option<usize>| {
+        let mut h = FxHasher::default();
+        for (k, &c) in letters.iter().enumerate() {
+            if Some(k) != skip {
+                h.write_u32(u32::from(c));
             }
         }
-        if let Some(municipality) = &r.municipality {
-            keys.push(key(2, (initials, municipality)));
-        }
+        h.finish()
+    };
+    std::iter::once(hash(None))
+        .chain((0..letters.len()).map(|k| hash(Some(k))))
+        .collect()
+}
+
+/// The values record `p` has for key number `index` of the plan, each once, with the record's name
+/// tag for the key (see [`Blocks`]): a hash of the key's index and the values of its fields (one per
+/// year of birth where the key has the year, one per spelling where it has variants). The index
+/// sits in the top byte; two different values share the remaining 56 bits about once in 2^56 draws,
+/// which would merely merge two blocks.
+fn key_values(p: &Prepared<'_>, index: usize, key: &BlockingKey) -> Vec<(u64, u32)> {
+    let mut partials: Vec<Partial> = vec![(FxHasher::default(), false)];
+    for &field in &key.fields {
+        hash_field(field, p, &mut partials);
     }
-    // One name exact, the other's initial, and a possible birth year: catches a typo in the other name
-    // without pairing every Krasniqi born in 2012 with every other.
-    if let Some((from, to)) = r.birth_years {
-        for year in from..=to {
-            if !surname.is_empty() {
-                keys.push(key(3, (surname, year, initial(given))));
-            }
-            if !given.is_empty() {
-                keys.push(key(4, (given, year, initial(surname))));
-            }
-        }
-    }
-    if !given.is_empty() && !r.father_key.is_empty() {
-        keys.push(key(5, (given, r.father_key.as_str())));
-    }
-    if let Some(number) = &r.personal_number {
-        keys.push(key(6, number));
-    }
-    keys.sort_unstable();
-    keys.dedup();
-    keys
+    // A value made from a spelling variant is tagged with the name it varies, when only one field
+    // of the key has variants.
+    let varied: Vec<u32> = key
+        .fields
+        .iter()
+        .filter_map(|field| match field {
+            KeyField::GivenVariants => Some(p.code.given),
+            KeyField::SurnameVariants => Some(p.code.surname),
+            _ => None,
+        })
+        .collect();
+    let tag = match varied.as_slice() {
+        [code] => *code,
+        _ => 0,
+    };
+    let kind = (index as u64) << KIND_SHIFT;
+    let mut values: Vec<(u64, u32)> = partials
+        .iter()
+        .map(|(h, variant)| {
+            let value = kind | (h.finish() >> (64 - KIND_SHIFT));
+            (value, if *variant { tag } else { 0 })
+        })
+        .collect();
+    // One value per record: the name as written wins over a variant that happens to equal it.
+    values.sort_unstable();
+    values.dedup_by_key(|(value, _)| *value);
+    values
+}
+
+/// Every key value a record is blocked on (see [`key_values`]). A true pair is missed only if it
+/// shares none of them.
+#[cfg(test)]
+pub(super) fn blocking_keys(p: &Prepared<'_>, keys: &[BlockingKey]) -> Vec<u64> {
+    keys.iter()
+        .enumerate()
+        .flat_map(|(index, key)| key_values(p, index, key))
+        .map(|(value, _)| value)
+        .collect()
 }

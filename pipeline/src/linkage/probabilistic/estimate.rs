@@ -1,5 +1,5 @@
-//! Estimation of the model: u from random record pairs, m by EM over selected candidate pairs, and the
-//! prior share of matches.
+//! Estimation of the model: u from random record pairs, m by EM over sampled training pairs, and the
+//! prior share of matches among the candidate pairs.
 
 use std::collections::BTreeMap;
 
@@ -7,7 +7,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-use super::compare::{compare, Gamma, NameLevels, Prepared, COMPARISONS, K, NULL};
+use super::compare::{compare, Gamma, NameLevels, Prepared, COMPARISONS, K, NONE, NULL};
 use super::ProbabilisticSettings;
 
 /// m and u per comparison level, and the prior share of matches among candidate pairs.
@@ -105,20 +105,102 @@ pub(super) fn normalise(counts: Vec<Vec<f64>>) -> Vec<Vec<f64>> {
         .collect()
 }
 
-/// m by EM in two training sessions, each over the pairs selected by agreement on some fields and
+/// The comparison patterns EM trains on, each from its own pairs (never from the candidate pairs,
+/// whose mix of matches and non-matches depends on how tightly records are blocked): pairs with the
+/// same given name, surname and father's name, and pairs with the same full date of birth, each a
+/// fixed-size sample.
+pub(super) struct Training {
+    pub(super) same_family_names: Vec<(Gamma, f64)>,
+    pub(super) same_birth: Vec<(Gamma, f64)>,
+}
+
+/// Samples the training pairs and counts their comparison patterns (on both cores).
+pub(super) fn training(records: &[Prepared<'_>], s: &ProbabilisticSettings) -> Training {
+    let family = |p: &Prepared<'_>| {
+        let c = &p.code;
+        (c.given != NONE && c.surname != NONE && c.father != NONE)
+            .then_some((c.given, c.surname, c.father, 0))
+    };
+    let birth = |p: &Prepared<'_>| {
+        use chrono::Datelike;
+        p.record
+            .birth_date
+            .map(|d| (d.year() as u32, d.month(), d.day(), 1))
+    };
+    Training {
+        same_family_names: sampled_patterns(records, family, s),
+        same_birth: sampled_patterns(records, birth, s),
+    }
+}
+
+/// The comparison patterns of a sample of about `em_training_pairs` of the pairs of records that
+/// share a `key`. A pair is in the sample when a hash of the two indexes and the seed falls below
+/// the sampling rate, so the sample is the same on every run.
+fn sampled_patterns<K: Ord + Copy + Send + Sync>(
+    records: &[Prepared<'_>],
+    key: impl Fn(&Prepared<'_>) -> Option<K> + Sync,
+    s: &ProbabilisticSettings,
+) -> Vec<(Gamma, f64)> {
+    let mut keyed: Vec<(K, usize)> = records
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| key(p).map(|k| (k, i)))
+        .collect();
+    keyed.par_sort_unstable();
+    let groups: Vec<&[(K, usize)]> = keyed.chunk_by(|a, b| a.0 == b.0).collect();
+    let all: f64 = groups
+        .iter()
+        .map(|g| (g.len() * g.len().saturating_sub(1) / 2) as f64)
+        .sum();
+    let rate = if all > 0.0 {
+        (s.em_training_pairs as f64 / all).min(1.0)
+    } else {
+        0.0
+    };
+    let threshold = (rate * u64::MAX as f64) as u64;
+    let counted = groups
+        .par_iter()
+        .fold(
+            || (NameLevels::new(s), BTreeMap::<Gamma, f64>::new()),
+            |(mut names, mut counts), group| {
+                for (a, &(_, i)) in group.iter().enumerate() {
+                    for &(_, j) in &group[a + 1..] {
+                        if mix(i, j, s.seed) <= threshold {
+                            let gamma = compare(&records[i], &records[j], &mut names);
+                            *counts.entry(gamma).or_insert(0.0) += 1.0;
+                        }
+                    }
+                }
+                (names, counts)
+            },
+        )
+        .map(|(_, counts)| counts)
+        .reduce(BTreeMap::new, |mut a, b| {
+            for (gamma, n) in b {
+                *a.entry(gamma).or_insert(0.0) += n;
+            }
+            a
+        });
+    counted.into_iter().collect()
+}
+
+/// A well-mixed 64-bit hash of a pair of indexes and a seed (splitmix64's finaliser).
+fn mix(i: usize, j: usize, seed: u64) -> u64 {
+    let mut x = ((i as u64) << 32 ^ j as u64) ^ seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// m by EM in two training sessions, each over pairs selected by agreement on some fields and
 /// updating only the other fields (the selected fields carry no information about those pairs):
 /// pairs with the same given name, surname and father's name train birth, sex, place and personal
 /// number; pairs with the same full date of birth train the names and father's name (and the rest
 /// again). Selecting on names alone is not enough: in a large register most same-name pairs are
 /// namesakes, and EM would learn "same name in the same place" instead of "same child". u stays at its
-/// random-pair estimate; weights are made non-decreasing in the level; the prior is solved for random
-/// pairs.
-pub(super) fn estimate_model(
-    patterns: &[(Gamma, f64)],
-    u: Vec<Vec<f64>>,
-    records: usize,
-    iterations: usize,
-) -> Model {
+/// random-pair estimate; weights are made non-decreasing in the level. The prior is set apart, by
+/// [`fit_prior`].
+pub(super) fn estimate_model(training: &Training, u: Vec<Vec<f64>>, iterations: usize) -> Model {
     let initial: Vec<Vec<f64>> = COMPARISONS
         .iter()
         .map(|(_, n)| {
@@ -130,14 +212,21 @@ pub(super) fn estimate_model(
     let same_family_names = |g: &Gamma| g[0] == 3 && g[1] == 3 && g[2] == 2;
     let same_birth = |g: &Gamma| g[3] == 6;
     let session_a = em_session(
-        patterns,
+        &training.same_family_names,
         same_family_names,
         &[0, 1, 2],
         &initial,
         &u,
         iterations,
     );
-    let session_b = em_session(patterns, same_birth, &[3], &initial, &u, iterations);
+    let session_b = em_session(
+        &training.same_birth,
+        same_birth,
+        &[3],
+        &initial,
+        &u,
+        iterations,
+    );
     let mut m = initial;
     for k in 0..K {
         m[k] = match k {
@@ -152,7 +241,13 @@ pub(super) fn estimate_model(
     }
     let mut model = Model { m, u, lambda: 1e-4 };
     make_monotone(&mut model);
-    // The prior for two random records: expected matches among candidates over all possible pairs.
+    model
+}
+
+/// The prior for two random records: the matches expected among the candidate pairs (whose
+/// comparison patterns are `patterns`) over all possible pairs of `records` records, solved as a
+/// fixed point (the expectation depends on the prior).
+pub(super) fn fit_prior(model: &mut Model, patterns: &[(Gamma, f64)], records: usize) {
     let all_pairs = (records as f64) * (records as f64 - 1.0) / 2.0;
     if all_pairs > 0.0 {
         for _ in 0..20 {
@@ -164,7 +259,6 @@ pub(super) fn estimate_model(
             model.lambda = (expected / all_pairs).clamp(1e-12, 0.5);
         }
     }
-    model
 }
 
 /// One EM session over the pairs `select` keeps, updating m of every comparison but `fixed`.

@@ -17,11 +17,11 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::{LinkRecord, Linkage, Linker};
-pub use blocking::{BlockLimits, Blocks};
+pub use blocking::{BlockingKey, BlockingPlan, Blocks, KeyField};
 use cluster::{cluster, Clustering};
 use compare::{compare, Gamma, NameLevels, Prepared, COMPARISONS, NULL};
 pub use estimate::Model;
-use estimate::{estimate_model, estimate_u, logistic};
+use estimate::{estimate_model, estimate_u, fit_prior, logistic};
 use frequencies::NameFrequencies;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
@@ -34,12 +34,17 @@ pub struct ProbabilisticSettings {
     pub link_probability: f64,
     /// Pairs between this and `link_probability` are uncertain (counted for clerical review).
     pub review_probability: f64,
+    /// The blocking keys: records that agree on every field of one are compared.
+    pub blocking_keys: Vec<BlockingKey>,
     /// Blocks larger than this are skipped (a key shared by too many records says little).
     pub max_block_size: usize,
     /// In a block larger than this, each record is compared with its this many neighbours in name
     /// order only (sorted neighbourhood); 0 compares every pair of every block.
     pub block_window: usize,
     pub em_iterations: usize,
+    /// Pairs sampled for each of the two EM training sessions (same names and father's name; same
+    /// date of birth).
+    pub em_training_pairs: usize,
     /// Random record pairs used to estimate u (the agreement rates among non-matches).
     pub u_sample_pairs: usize,
     pub seed: u64,
@@ -49,9 +54,10 @@ pub struct ProbabilisticSettings {
 }
 
 impl ProbabilisticSettings {
-    /// How blocks become candidate pairs.
-    pub fn block_limits(&self) -> blocking::BlockLimits {
-        blocking::BlockLimits {
+    /// How records are blocked.
+    pub fn blocking(&self) -> BlockingPlan {
+        BlockingPlan {
+            keys: self.blocking_keys.clone(),
             max_block: self.max_block_size,
             window: self.block_window,
         }
@@ -63,9 +69,11 @@ impl Default for ProbabilisticSettings {
         ProbabilisticSettings {
             link_probability: 0.9,
             review_probability: 0.5,
+            blocking_keys: blocking::default_keys(),
             max_block_size: 400,
             block_window: 0,
             em_iterations: 25,
+            em_training_pairs: 1_000_000,
             u_sample_pairs: 200_000,
             seed: 1,
             name_close: 0.92,
@@ -128,6 +136,30 @@ struct Fitted<'a> {
 /// rather than records, which can raise a pair's odds somewhat. ln(1/19) - ln(50).
 const SCORED_FROM: f64 = -2.944_438_979_166_44 - 3.912_023_005_428_146;
 
+/// What comparing the candidate pairs yields.
+struct Compared {
+    /// Each comparison pattern with its number of pairs, sorted.
+    patterns: Vec<(Gamma, f64)>,
+    /// Candidate pairs formed by each blocking key (a pair counts for the first key that forms it).
+    per_key: Vec<u64>,
+    /// The pairs that could matter, sorted, with their comparison vectors.
+    pairs: Vec<(usize, usize)>,
+    gammas: Vec<Gamma>,
+}
+
+/// What one worker gathers while comparing: pattern counts, pairs per key, pairs kept.
+struct Comparing {
+    patterns: FxHashMap<Gamma, u64>,
+    per_key: Vec<u64>,
+    kept: Vec<(u32, u32, Gamma)>,
+}
+
+/// A prior share of matches no smaller than a register's: as if each record had twenty matching
+/// records on average.
+fn prior_bound(records: usize) -> f64 {
+    (40.0 / records.saturating_sub(1).max(1) as f64).min(0.5)
+}
+
 /// What one worker gathers while comparing candidate pairs: its name-level memo and a result.
 struct Gathered<T> {
     names: NameLevels,
@@ -140,30 +172,46 @@ impl ProbabilisticLinker {
     /// does not make its name common. So a first clustering, with frequencies over records, tells
     /// which records are one child; the frequencies are then counted over its clusters.
     ///
-    /// Candidate pairs are compared twice and never stored all at once: a first pass counts their
-    /// comparison patterns for the model, a second keeps only the pairs that could matter.
+    /// m is trained on pairs of its own (see [`estimate::training`]), so candidate pairs are
+    /// compared once and never stored all at once: the pass counts their comparison patterns for the
+    /// prior and keeps only the pairs that could matter.
     fn fit<'a>(&self, records: &'a [LinkRecord]) -> Fitted<'a> {
         let s = &self.settings;
         let t = std::time::Instant::now();
         let lap =
             |step: &str| tracing::debug!(step, elapsed_ms = t.elapsed().as_millis(), "linkage");
         let prepared: Vec<Prepared<'a>> = compare::prepare(records);
-        let blocks = Blocks::of(&prepared, s.block_limits());
+        let blocks = Blocks::of(&prepared, &s.blocking());
         lap("blocking");
-        let (patterns, per_kind) = self.count_patterns(&prepared, &blocks);
-        let candidate_pairs: u64 = per_kind.iter().sum();
-        for (kind, n) in blocking::KINDS.iter().zip(per_kind) {
-            tracing::debug!(key = kind, pairs = n, "candidate pairs by blocking key");
-        }
-        lap("compare");
         let u = estimate_u(&prepared, s);
         lap("u");
-        let model = estimate_model(&patterns, u, records.len(), s.em_iterations);
+        let mut model = estimate_model(&estimate::training(&prepared, s), u, s.em_iterations);
         lap("em");
         let singletons: Vec<Vec<usize>> = (0..records.len()).map(|i| vec![i]).collect();
         let by_record = NameFrequencies::new(&prepared, &singletons);
-        let (pairs, gammas) = self.pairs_that_matter(&prepared, &blocks, &model, &by_record);
-        lap("keep");
+        // The prior depends on the comparisons of all candidate pairs, and which pairs are kept on
+        // the prior: compare with a prior no smaller than the one to come, then check.
+        let mut assumed = prior_bound(records.len());
+        let compared = loop {
+            model.lambda = assumed;
+            let compared = self.compare_candidates(&prepared, &blocks, &model, &by_record);
+            fit_prior(&mut model, &compared.patterns, records.len());
+            if model.lambda <= assumed {
+                break compared;
+            }
+            assumed = model.lambda;
+        };
+        let Compared {
+            per_key,
+            pairs,
+            gammas,
+            ..
+        } = compared;
+        let candidate_pairs: u64 = per_key.iter().sum();
+        for (key, n) in s.blocking_keys.iter().zip(per_key) {
+            tracing::debug!(key = %key.name, pairs = n, "candidate pairs by blocking key");
+        }
+        lap("compare");
         let each_alone: Vec<usize> = (0..records.len()).collect();
         let scoring = Scoring {
             prepared: &prepared,
@@ -195,70 +243,63 @@ impl ProbabilisticLinker {
         }
     }
 
-    /// The comparison patterns of all candidate pairs with their counts (sorted), and the number of
-    /// pairs each kind of blocking key formed.
-    fn count_patterns(
-        &self,
-        prepared: &[Prepared<'_>],
-        blocks: &Blocks,
-    ) -> (Vec<(Gamma, f64)>, [u64; blocking::KINDS.len()]) {
-        type Counts = (FxHashMap<Gamma, u64>, [u64; blocking::KINDS.len()]);
-        let gathered = blocks.fold_pairs(
-            || Gathered {
-                names: NameLevels::new(&self.settings),
-                result: Counts::default(),
-            },
-            |g: &mut Gathered<Counts>, kind, i, j| {
-                let gamma = compare(&prepared[i], &prepared[j], &mut g.names);
-                *g.result.0.entry(gamma).or_insert(0) += 1;
-                g.result.1[kind] += 1;
-            },
-        );
-        let mut counts: BTreeMap<Gamma, u64> = BTreeMap::new();
-        let mut per_kind = [0u64; blocking::KINDS.len()];
-        for g in gathered {
-            for (gamma, n) in g.result.0 {
-                *counts.entry(gamma).or_insert(0) += n;
-            }
-            for (total, n) in per_kind.iter_mut().zip(g.result.1) {
-                *total += n;
-            }
-        }
-        let patterns = counts.into_iter().map(|(g, n)| (g, n as f64)).collect();
-        (patterns, per_kind)
-    }
-
-    /// The candidate pairs whose log odds, with name frequencies over records, reach
-    /// [`SCORED_FROM`], sorted, with their comparison vectors.
-    fn pairs_that_matter(
+    /// Compares every candidate pair once, on both cores: counts the comparison patterns (for the
+    /// prior) and the pairs per blocking key, and keeps the pairs that could matter under `model`.
+    fn compare_candidates(
         &self,
         prepared: &[Prepared<'_>],
         blocks: &Blocks,
         model: &Model,
         frequencies: &NameFrequencies,
-    ) -> (Vec<(usize, usize)>, Vec<Gamma>) {
+    ) -> Compared {
+        let keys = self.settings.blocking_keys.len();
         let table = model.log_odds();
         let gathered = blocks.fold_pairs(
             || Gathered {
                 names: NameLevels::new(&self.settings),
-                result: Vec::new(),
+                result: Comparing {
+                    patterns: FxHashMap::default(),
+                    per_key: vec![0; keys],
+                    kept: Vec::new(),
+                },
             },
-            |g: &mut Gathered<Vec<(u32, u32, Gamma)>>, _, i, j| {
+            |g: &mut Gathered<Comparing>, key, i, j| {
                 let (a, b) = (&prepared[i], &prepared[j]);
                 let gamma = compare(a, b, &mut g.names);
+                *g.result.patterns.entry(gamma).or_insert(0) += 1;
+                if let Some(n) = g.result.per_key.get_mut(key) {
+                    *n += 1;
+                }
                 let log_odds = table.of(&gamma) + frequencies.adjustment(i, a, b, &gamma, model);
                 if log_odds >= SCORED_FROM {
                     let index = |x: usize| u32::try_from(x).unwrap_or(u32::MAX);
-                    g.result.push((index(i), index(j), gamma));
+                    g.result.kept.push((index(i), index(j), gamma));
                 }
             },
         );
-        let mut kept: Vec<(u32, u32, Gamma)> =
-            gathered.into_iter().flat_map(|g| g.result).collect();
+        let mut counts: BTreeMap<Gamma, u64> = BTreeMap::new();
+        let mut per_key = vec![0u64; keys];
+        let mut kept: Vec<(u32, u32, Gamma)> = Vec::new();
+        for g in gathered {
+            for (gamma, n) in g.result.patterns {
+                *counts.entry(gamma).or_insert(0) += n;
+            }
+            for (total, n) in per_key.iter_mut().zip(g.result.per_key) {
+                *total += n;
+            }
+            kept.extend(g.result.kept);
+        }
         kept.par_sort_unstable();
-        kept.into_iter()
+        let (pairs, gammas) = kept
+            .into_iter()
             .map(|(i, j, gamma)| ((i as usize, j as usize), gamma))
-            .unzip()
+            .unzip();
+        Compared {
+            patterns: counts.into_iter().map(|(g, n)| (g, n as f64)).collect(),
+            per_key,
+            pairs,
+            gammas,
+        }
     }
 
     /// Fits the model on `records` as a run would and explains the pair (i, j).
