@@ -31,7 +31,7 @@ SEED = 1  # for u sampling; EM sampling (max_pairs) is hash-based, hence determi
 
 # Candidate pairs to score. Names, dates and the father's name in several combinations, so that a
 # typo or a missing value in one field still leaves a rule that pairs the records; the two-letter
-# prefixes catch typos in both names at once, the reversed rule swapped given name and surname.
+# prefixes catch typos in both names at once.
 PREDICTION_RULES = [
     block_on("given", "surname"),
     block_on("surname", "birth_date"),
@@ -41,7 +41,6 @@ PREDICTION_RULES = [
     block_on("given", "father", "municipality"),
     block_on("surname", "father", "municipality"),
     block_on("substr(given, 1, 2)", "substr(surname, 1, 2)", "birth_year_to"),
-    "l.given = r.surname and l.surname = r.given",
 ]
 
 # Birth years from an age (a range of two years) say something only when a full date is missing on
@@ -79,7 +78,9 @@ def settings() -> SettingsCreator:
             # null / exact / Levenshtein 1 / within a month / a year / ten years / else.
             cl.DateOfBirthComparison("birth_date", input_is_string=True),
             BIRTH_YEAR,
-            cl.ExactMatch("sex"),
+            # No comparison on sex: the given name nearly determines it, so agreement on sex is
+            # not independent of agreement on the given name, and with it EM learns a "match"
+            # class of same-name namesakes (pairwise precision 0.68 instead of 0.81 at 100k).
             cl.ExactMatch("municipality"),
             cl.ExactMatch("personal_number"),
         ],
@@ -98,7 +99,7 @@ def load(con: duckdb.DuckDBPyConnection, path: str) -> None:
         """CREATE TABLE records AS SELECT record_id, given, surname, father, birth_date,
                TRY_CAST(birth_year_from AS INTEGER) AS birth_year_from,
                TRY_CAST(birth_year_to AS INTEGER) AS birth_year_to,
-               sex, municipality, personal_number
+               municipality, personal_number
            FROM raw"""
     )
     con.execute("CREATE TABLE truth AS SELECT record_id, child FROM raw")
@@ -112,8 +113,10 @@ def train(linker: Linker) -> None:
         [block_on("given", "surname", "birth_date"), block_on("personal_number")], recall=0.6
     )
     t.estimate_u_using_random_sampling(max_pairs=5e6, seed=SEED)
-    # Two EM sessions, each estimating m for the comparisons its blocking rule leaves free.
-    for rule in (block_on("birth_date"), block_on("given", "surname")):
+    # Two EM sessions, each estimating m for the comparisons its blocking rule leaves free. The
+    # name session also holds municipality fixed: surnames cluster by municipality, and left free
+    # it pulls namesakes from one place into the match class (F1 0.82 instead of 0.84 at 100k).
+    for rule in (block_on("birth_date"), block_on("given", "surname", "municipality")):
         t.estimate_parameters_using_expectation_maximisation(rule, max_pairs=5e6)
 
 

@@ -1,10 +1,13 @@
 //! Intake of one decoded export file: decode problems, source schema, schema drift, mapping, canonical
 //! schema and rules, ending with every record either accepted (maybe with warnings) or quarantined.
 //! Pure: it gets the decoded records and returns outcomes and findings (records are checked on every
-//! core and gathered in file order, so the result does not depend on the thread count).
+//! core and gathered in file order, so the result does not depend on the thread count). It reads the
+//! clock only to report how long each step took.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use chrono::NaiveDate;
 use rayon::prelude::*;
@@ -111,6 +114,51 @@ pub struct FileOutcome {
     pub accepted: Vec<Accepted>,
     pub quarantined: Vec<Quarantined>,
     pub findings: Vec<Finding>,
+    /// Wall-clock seconds of checking the file's records, split into schema validation, mapping
+    /// and rules in proportion to the time each step took on all cores.
+    pub check_seconds: CheckSeconds,
+}
+
+/// Seconds spent on each step of checking records.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CheckSeconds {
+    /// The source and canonical schemas.
+    pub validate: f64,
+    pub map: f64,
+    pub rules: f64,
+}
+
+/// Nanoseconds each check step took, summed over the threads that checked records.
+#[derive(Debug, Default)]
+struct CheckClock {
+    validate: AtomicU64,
+    map: AtomicU64,
+    rules: AtomicU64,
+}
+
+impl CheckClock {
+    /// Adds the time since `since` to `step` and returns now.
+    fn add(step: &AtomicU64, since: Instant) -> Instant {
+        let now = Instant::now();
+        let nanos = u64::try_from((now - since).as_nanos()).unwrap_or(u64::MAX);
+        step.fetch_add(nanos, Ordering::Relaxed);
+        now
+    }
+
+    /// `wall` seconds shared out among the steps in proportion to their summed times.
+    fn share(&self, wall: f64) -> CheckSeconds {
+        let [validate, map, rules] =
+            [&self.validate, &self.map, &self.rules].map(|n| n.load(Ordering::Relaxed) as f64);
+        let total = validate + map + rules;
+        if total <= 0.0 {
+            return CheckSeconds::default();
+        }
+        CheckSeconds {
+            validate: wall * validate / total,
+            map: wall * map / total,
+            rules: wall * rules / total,
+        }
+    }
 }
 
 /// Identifies the file being taken in.
@@ -228,10 +276,13 @@ pub fn take_in(
         .iter()
         .map(|r| (r, record_problems.remove(&r.location).unwrap_or_default()))
         .collect();
+    let clock = CheckClock::default();
+    let started = Instant::now();
     let verdicts: Vec<Verdict> = inputs
         .into_par_iter()
-        .map(|(record, problems)| check_record(ctx, record, problems, (source, assets)))
+        .map(|(record, problems)| check_record(ctx, record, problems, (source, assets), &clock))
         .collect();
+    outcome.check_seconds = clock.share(started.elapsed().as_secs_f64());
     for verdict in verdicts {
         outcome.findings.extend(verdict.findings);
         match verdict.kept {
@@ -263,7 +314,9 @@ fn check_record(
     record: &RawRecord,
     mut hits: Vec<Hit>,
     (source, assets): (&SourceAssets, &Assets),
+    clock: &CheckClock,
 ) -> Verdict {
+    let started = Instant::now();
     let rules = &assets.rules;
     let provenance = provenance(ctx, &record.location);
     let as_value = Value::Object(record.fields.clone());
@@ -279,7 +332,9 @@ fn check_record(
                 detail: Some(v.detail),
             }),
     );
+    let validated = CheckClock::add(&clock.validate, started);
     let mapped = source.mapping.map(&record.fields, &assets.reference);
+    let mapped_at = CheckClock::add(&clock.map, validated);
     if let Ok(case_value) = serde_json::to_value(&mapped.case) {
         let canonical_rule = rules.system(|c| matches!(c, Check::CanonicalSchema));
         hits.extend(
@@ -294,6 +349,7 @@ fn check_record(
                 }),
         );
     }
+    let checked = CheckClock::add(&clock.validate, mapped_at);
     hits.extend(rules.evaluate(&mapped.case, &mapped.issues, ctx.as_of));
     hits.sort();
     hits.dedup();
@@ -327,6 +383,7 @@ fn check_record(
             hits: errors,
         })
     };
+    CheckClock::add(&clock.rules, checked);
     Verdict { findings, kept }
 }
 

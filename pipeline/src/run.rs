@@ -130,6 +130,16 @@ impl StageClock {
         }
     }
 
+    /// Records the seconds of the parts of a stage (already counted in the stage's own lap).
+    fn parts<K: AsRef<str>>(&mut self, parts: &BTreeMap<K, f64>) {
+        for (part, seconds) in parts {
+            self.seconds.insert(
+                part.as_ref().to_string(),
+                (seconds * 1000.0).round() / 1000.0,
+            );
+        }
+    }
+
     /// Records the time since the previous lap as `stage`.
     fn lap(&mut self, stage: &str) {
         let now = std::time::Instant::now();
@@ -158,6 +168,8 @@ struct Intake {
     findings: Vec<Finding>,
     inputs: Vec<InputFile>,
     counts: BTreeMap<String, SourceCounts>,
+    /// Wall-clock seconds of intake's steps: decode, validate, map, rules.
+    steps: BTreeMap<&'static str, f64>,
 }
 
 /// Performs one full run, recorded in the state database (which it holds for writing meanwhile: a
@@ -325,8 +337,10 @@ fn run_with_state(
     let freshness = freshness(config, store, started)?;
     stale_findings(&assets, config, &freshness, &mut intake);
     clock.lap("intake");
+    clock.parts(&intake.steps);
 
     progress.stage("link", None);
+    let standardising = std::time::Instant::now();
     let records: Vec<LinkRecord> = intake
         .accepted
         .iter()
@@ -334,8 +348,11 @@ fn run_with_state(
         .collect();
     crate::review::import_decisions_file(store, &config.run.state_dir)?;
     let decisions = crate::review::read_decisions(store)?;
+    let standardised = standardising.elapsed().as_secs_f64();
     let linkage = assets.linkage.linker(decisions).link(&records);
     clock.lap("link");
+    clock.parts(&BTreeMap::from([("standardise", standardised)]));
+    clock.parts(&linkage.stage_seconds);
 
     progress.stage("reconcile", Some(linkage.clusters.len() as u64));
     let compared: Vec<_> = assets.rules.agreement_fields();
@@ -583,6 +600,14 @@ impl Reading<'_> {
         };
         let started = std::time::Instant::now();
         let outcome = take_in(&ctx, decoded, self.source_assets, self.assets);
+        let check = outcome.check_seconds;
+        for (step, seconds) in [
+            ("validate", check.validate),
+            ("map", check.map),
+            ("rules", check.rules),
+        ] {
+            *intake.steps.entry(step).or_insert(0.0) += seconds;
+        }
         tracing::debug!(source = %self.name, file = %input.file, check_ms = started.elapsed().as_millis() as u64, "checked");
         let counts = intake.counts.entry(self.name.to_string()).or_default();
         counts.files += 1;
@@ -656,6 +681,7 @@ fn read_folder(
         }
         let started = std::time::Instant::now();
         let decoded = decode(&file.bytes, &reading.source.format);
+        *intake.steps.entry("decode").or_insert(0.0) += started.elapsed().as_secs_f64();
         tracing::debug!(source = %name, file = %file_name, records = decoded.records.len(), decode_ms = started.elapsed().as_millis() as u64, "decoded");
         let input = InputFile {
             source: name.to_string(),

@@ -57,6 +57,7 @@ impl Linker for DeterministicLinker {
             method: "deterministic".to_string(),
             links_by_rule,
             review: Vec::new(),
+            stage_seconds: BTreeMap::new(),
         }
     }
 }

@@ -102,6 +102,8 @@ pub struct Linkage {
     pub links_by_rule: BTreeMap<String, usize>,
     /// Uncertain pairs left in different clusters, most likely first: the clerical review queue.
     pub review: Vec<(usize, usize, f64)>,
+    /// Wall-clock seconds of the linker's steps (block, score, cluster), for the benchmark.
+    pub stage_seconds: BTreeMap<String, f64>,
 }
 
 /// Two record indexes, smaller first.

@@ -193,6 +193,7 @@ impl Blocks {
             skipped: 0,
         };
         for (index, key) in plan.keys.iter().enumerate().take(MAX_KEYS) {
+            let started = std::time::Instant::now();
             // (value, tag, record) for every value of this key, sorted: each run of one value is a
             // block, its members grouped by tag.
             let mut keyed: Vec<(u64, u32, u32)> = records
@@ -205,12 +206,22 @@ impl Blocks {
                         .map(move |(value, tag)| (value, tag, i))
                 })
                 .collect();
+            let hashed = started.elapsed().as_millis();
             keyed.par_sort_unstable();
+            let sorted = started.elapsed().as_millis();
             for block in keyed.chunk_by(|a, b| a.0 == b.0) {
                 blocks.push_block(block, index, plan, &window_order);
             }
+            tracing::debug!(key = %key.name, values = keyed.len(), hashed_ms = hashed, sorted_ms = sorted, done_ms = started.elapsed().as_millis(), "blocked");
         }
+        let started = std::time::Instant::now();
         blocks.index_memberships(records.len());
+        tracing::debug!(
+            members = blocks.members.len(),
+            blocks = blocks.len(),
+            ms = started.elapsed().as_millis(),
+            "memberships indexed"
+        );
         blocks
     }
 
@@ -227,6 +238,12 @@ impl Blocks {
         }
         if block.len() > plan.max_block {
             self.skipped += 1;
+            return;
+        }
+        // A spelling variant's block holding one name only pairs nothing (namesakes meet in the
+        // block of the name as written): most variants' blocks are such.
+        let tag = block[0].1;
+        if tag != 0 && block.iter().all(|&(_, t, _)| t == tag) {
             return;
         }
         let first = self.members.len();

@@ -129,6 +129,25 @@ struct Fitted<'a> {
     frequencies: NameFrequencies,
     /// The child of each record in that first clustering.
     provisional_child: Vec<usize>,
+    /// Seconds spent so far blocking, scoring and clustering.
+    seconds: StepSeconds,
+}
+
+/// Wall-clock seconds of the linker's steps.
+#[derive(Debug, Clone, Copy, Default)]
+struct StepSeconds {
+    block: f64,
+    score: f64,
+    cluster: f64,
+}
+
+impl StepSeconds {
+    /// Adds the time since `since` to `step` and returns now.
+    fn add(step: &mut f64, since: std::time::Instant) -> std::time::Instant {
+        let now = std::time::Instant::now();
+        *step += (now - since).as_secs_f64();
+        now
+    }
 }
 
 /// Log odds below which a candidate pair is dropped after comparison: the odds from which a pair
@@ -180,9 +199,11 @@ impl ProbabilisticLinker {
         let t = std::time::Instant::now();
         let lap =
             |step: &str| tracing::debug!(step, elapsed_ms = t.elapsed().as_millis(), "linkage");
+        let mut seconds = StepSeconds::default();
         let prepared: Vec<Prepared<'a>> = compare::prepare(records);
         let blocks = Blocks::of(&prepared, &s.blocking());
         lap("blocking");
+        let blocked = StepSeconds::add(&mut seconds.block, t);
         let u = estimate_u(&prepared, s);
         lap("u");
         let mut model = estimate_model(&estimate::training(&prepared, s), u, s.em_iterations);
@@ -222,6 +243,7 @@ impl ProbabilisticLinker {
         };
         let first = scoring.score(&by_record, &each_alone);
         lap("first pass");
+        let scored = StepSeconds::add(&mut seconds.score, blocked);
         let provisional = cluster(records, &prepared, &first, &self.decisions, s);
         let frequencies = NameFrequencies::new(&prepared, &provisional.clusters);
         let mut provisional_child = vec![0; records.len()];
@@ -231,6 +253,7 @@ impl ProbabilisticLinker {
             }
         }
         lap("name frequencies");
+        StepSeconds::add(&mut seconds.cluster, scored);
         Fitted {
             prepared,
             blocks,
@@ -240,6 +263,7 @@ impl ProbabilisticLinker {
             model,
             frequencies,
             provisional_child,
+            seconds,
         }
     }
 
@@ -420,7 +444,10 @@ impl Linker for ProbabilisticLinker {
             lambda = f.model.lambda,
             "prior share of matches among all record pairs"
         );
+        let mut seconds = f.seconds;
+        let started = std::time::Instant::now();
         let scored = f.scoring(s).score(&f.frequencies, &f.provisional_child);
+        let started = StepSeconds::add(&mut seconds.score, started);
         let Clustering {
             clusters,
             linked,
@@ -435,11 +462,17 @@ impl Linker for ProbabilisticLinker {
         stats.insert("linked_pairs".to_string(), linked);
         stats.insert("review_band_pairs".to_string(), review_band);
         stats.insert("refused_contradicting_merges".to_string(), refused);
+        StepSeconds::add(&mut seconds.cluster, started);
         Linkage {
             clusters,
             method: "fellegi_sunter".to_string(),
             links_by_rule: stats,
             review: review_queue,
+            stage_seconds: BTreeMap::from([
+                ("block".to_string(), seconds.block),
+                ("score".to_string(), seconds.score),
+                ("cluster".to_string(), seconds.cluster),
+            ]),
         }
     }
 }
