@@ -33,6 +33,7 @@ use crate::pull::{pull_source, stored_input, PullOptions, PullSummary};
 use crate::reconcile::{reconcile, Member};
 use crate::rules::Hit;
 use crate::state::{Attempt, InputRecord, StateStore};
+use rayon::prelude::*;
 
 /// Why a run could not complete (bad data never ends up here: it becomes findings).
 #[derive(Debug, thiserror::Error)]
@@ -335,12 +336,23 @@ fn run_with_state(
     crate::review::import_decisions_file(store, &config.run.state_dir)?;
     let decisions = crate::review::read_decisions(store)?;
     let linkage = assets.linkage.linker(decisions).link(&records);
+    // The review queue names its records; the records standardised for linkage are not needed
+    // after it (a million of them hold hundreds of megabytes).
+    let queue: Vec<crate::review::QueuedPair> = linkage
+        .review
+        .iter()
+        .map(|&(i, j, probability)| crate::review::QueuedPair {
+            probability,
+            a: (records[i].source.clone(), records[i].record_id.clone()),
+            b: (records[j].source.clone(), records[j].record_id.clone()),
+        })
+        .collect();
+    drop(records);
     clock.lap("link");
 
     progress.stage("reconcile", Some(linkage.clusters.len() as u64));
     let compared: Vec<_> = assets.rules.agreement_fields();
     let compared_fields: Vec<_> = compared.iter().map(|(_, f)| *f).collect();
-    let mut children = Vec::with_capacity(linkage.clusters.len());
     let mut child_of = vec![0usize; intake.accepted.len()];
     // Identifiers stay with their children from run to run (the state database's child_ids).
     let memory = read_identity_memory(store, &config.run.state_dir)?;
@@ -361,33 +373,44 @@ fn run_with_state(
         })
         .collect();
     let (child_ids, identity_changes) = assign_ids(&record_refs, &memory, &key);
-    for (cluster, child_id) in linkage.clusters.iter().zip(child_ids) {
-        let members: Vec<Member<'_>> = cluster
-            .iter()
-            .map(|&i| {
-                let a = &intake.accepted[i];
-                Member {
-                    institution: &a.institution,
-                    source: &a.provenance.source,
-                    record_id: a.case.record_id.as_deref().unwrap_or(""),
-                    case: &a.case,
+    drop((record_refs, memory));
+    // Each child is reconciled on its own (on every core); results are gathered in cluster order.
+    let (children, conflicts): (Vec<IdentifiedChild>, Vec<Vec<Finding>>) = linkage
+        .clusters
+        .par_iter()
+        .zip(child_ids.into_par_iter())
+        .map(|(cluster, child_id)| {
+            let members: Vec<Member<'_>> = cluster
+                .iter()
+                .map(|&i| {
+                    let a = &intake.accepted[i];
+                    Member {
+                        institution: &a.institution,
+                        source: &a.provenance.source,
+                        record_id: a.case.record_id.as_deref().unwrap_or(""),
+                        case: &a.case,
+                    }
+                })
+                .collect();
+            let (child, conflicts) = reconcile(&members, &assets.survivorship, &compared_fields);
+            let mut findings = Vec::new();
+            for conflict in conflicts {
+                let record = &intake.accepted[cluster[conflict.member]];
+                if let Some((rule, _)) = compared.iter().find(|(_, f)| *f == conflict.field) {
+                    let mut finding =
+                        record_finding(&assets, record, *rule, Some(conflict.field.as_str()));
+                    finding.child_id = Some(child_id.clone());
+                    findings.push(finding);
                 }
-            })
-            .collect();
-        let (child, conflicts) = reconcile(&members, &assets.survivorship, &compared_fields);
-        for conflict in conflicts {
-            let record = &intake.accepted[cluster[conflict.member]];
-            if let Some((rule, _)) = compared.iter().find(|(_, f)| *f == conflict.field) {
-                let mut finding =
-                    record_finding(&assets, record, *rule, Some(conflict.field.as_str()));
-                finding.child_id = Some(child_id.clone());
-                intake.findings.push(finding);
             }
-        }
+            (IdentifiedChild { child_id, child }, findings)
+        })
+        .unzip();
+    for (c, (cluster, findings)) in linkage.clusters.iter().zip(conflicts).enumerate() {
+        intake.findings.extend(findings);
         for &i in cluster {
-            child_of[i] = children.len();
+            child_of[i] = c;
         }
-        children.push(IdentifiedChild { child_id, child });
         progress.advance(1);
     }
 
@@ -440,15 +463,6 @@ fn run_with_state(
         &manifest,
         remember,
     )?;
-    let queue: Vec<crate::review::QueuedPair> = linkage
-        .review
-        .iter()
-        .map(|&(i, j, probability)| crate::review::QueuedPair {
-            probability,
-            a: (records[i].source.clone(), records[i].record_id.clone()),
-            b: (records[j].source.clone(), records[j].record_id.clone()),
-        })
-        .collect();
     crate::review::write_queue(&config.run.state_dir, &queue)?;
     clock.lap("publish");
 
