@@ -90,7 +90,7 @@ pub fn assign_ids(
     memory: &IdentityMemory,
     key: &PseudonymKey,
 ) -> (Vec<String>, IdentityChanges) {
-    use std::collections::{BTreeMap, BTreeSet};
+    use std::collections::{BTreeMap, BTreeSet, HashSet};
     // Every (previous id, cluster) with how many of the cluster's records had that id, and the
     // cluster's smallest such record (a tie-break that does not move when unrelated records arrive).
     let mut holdings: BTreeMap<(&str, usize), (usize, &RecordRef)> = BTreeMap::new();
@@ -117,8 +117,9 @@ pub fn assign_ids(
             given.insert(id);
         }
     }
-    // Retired identifiers are never handed out again to another child.
-    let mut used: BTreeSet<String> = memory.child_of.values().cloned().collect();
+    // Retired identifiers are never handed out again to another child. (Only asked whether it
+    // holds an identifier, never listed: a hash set.)
+    let mut used: HashSet<String> = memory.child_of.values().cloned().collect();
     let mut changes = IdentityChanges::default();
     let mut result = Vec::with_capacity(clusters.len());
     for (c, cluster) in clusters.iter().enumerate() {
@@ -177,7 +178,7 @@ pub fn assign_ids(
 fn fresh_id(
     cluster: &[RecordRef],
     key: &PseudonymKey,
-    used: &std::collections::BTreeSet<String>,
+    used: &std::collections::HashSet<String>,
 ) -> String {
     let anchor = cluster
         .iter()

@@ -2,7 +2,7 @@
 //! survivorship (which institution is trusted first for which field, then most recent, then most
 //! complete) and disagreements between institutions reported as conflicts.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::NaiveDate;
@@ -63,14 +63,16 @@ pub struct Child {
     pub community: Option<String>,
     /// Activity trusted most; every activity seen is in `activities`.
     pub activity: Option<String>,
-    pub activities: BTreeSet<String>,
-    pub worst_forms: BTreeSet<String>,
+    /// Sorted, each once (as the other lists of a child): a vector, as a child has a few, and a
+    /// million children's one-element sets would take half a gigabyte.
+    pub activities: Vec<String>,
+    pub worst_forms: Vec<String>,
     /// Unknown (`None`) when no record says either way.
     pub hazardous: Option<bool>,
     pub trafficking: Option<bool>,
     pub first_seen: Option<NaiveDate>,
     pub last_seen: Option<NaiveDate>,
-    pub institutions: BTreeSet<String>,
+    pub institutions: Vec<String>,
     pub records: usize,
 }
 
@@ -128,19 +130,13 @@ pub fn reconcile(
             .or_else(|| members.iter().find_map(|m| m.case.region.clone())),
         community: value_of(Field::Community),
         activity: value_of(Field::Activity),
-        activities: members
-            .iter()
-            .filter_map(|m| m.case.activity.clone())
-            .collect(),
-        worst_forms: members
-            .iter()
-            .filter_map(|m| m.case.worst_form.clone())
-            .collect(),
+        activities: sorted_once(members.iter().filter_map(|m| m.case.activity.as_deref())),
+        worst_forms: sorted_once(members.iter().filter_map(|m| m.case.worst_form.as_deref())),
         hazardous: flag(|c| c.hazardous),
         trafficking: flag(|c| c.trafficking),
         first_seen,
         last_seen: members.iter().filter_map(|m| m.case.event_date).max(),
-        institutions: members.iter().map(|m| m.institution.to_string()).collect(),
+        institutions: sorted_once(members.iter().map(|m| m.institution)),
         records: members.len(),
         age: None,
     };
@@ -167,6 +163,14 @@ pub fn reconcile(
         }
     }
     (child, conflicts)
+}
+
+/// The values sorted, each once.
+fn sorted_once<'a>(values: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut values: Vec<&str> = values.collect();
+    values.sort_unstable();
+    values.dedup();
+    values.into_iter().map(str::to_string).collect()
 }
 
 fn age_at_first_event(

@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use regbridge_connectors::decode::{decode, Decoded};
-use regbridge_connectors::sink::csv::{write_csv, CsvWriteOptions};
-use regbridge_connectors::sink::json::{write_json_lines, write_json_pretty};
+use regbridge_connectors::sink::csv::{write_csv_rows, CsvWriteOptions};
+use regbridge_connectors::sink::json::{write_json_lines_rows, write_json_pretty};
 use regbridge_connectors::sink::mail::{MailAttachment, MailTransport, OutgoingMail, SmtpSettings};
 use regbridge_connectors::sink::publish::PublishDir;
-use regbridge_connectors::sink::table::Table;
-use regbridge_connectors::sink::xlsx::write_xlsx;
+use regbridge_connectors::sink::table::Rows;
+use regbridge_connectors::sink::xlsx::fill_xlsx;
 use regbridge_connectors::sink::SinkError;
 use regbridge_connectors::source::{list_files_with_skips, read_file};
 use serde_json::{json, Value};
@@ -33,6 +33,7 @@ use crate::pull::{pull_source, stored_input, PullOptions, PullSummary};
 use crate::reconcile::{reconcile, Member};
 use crate::rules::Hit;
 use crate::state::{Attempt, InputRecord, StateStore};
+use rayon::prelude::*;
 
 /// Why a run could not complete (bad data never ends up here: it becomes findings).
 #[derive(Debug, thiserror::Error)]
@@ -350,6 +351,18 @@ fn run_with_state(
     let decisions = crate::review::read_decisions(store)?;
     let standardised = standardising.elapsed().as_secs_f64();
     let linkage = assets.linkage.linker(decisions).link(&records);
+    // The review queue names its records; the records standardised for linkage are not needed
+    // after it (a million of them hold hundreds of megabytes).
+    let queue: Vec<crate::review::QueuedPair> = linkage
+        .review
+        .iter()
+        .map(|&(i, j, probability)| crate::review::QueuedPair {
+            probability,
+            a: (records[i].source.clone(), records[i].record_id.clone()),
+            b: (records[j].source.clone(), records[j].record_id.clone()),
+        })
+        .collect();
+    drop(records);
     clock.lap("link");
     clock.parts(&BTreeMap::from([("standardise", standardised)]));
     clock.parts(&linkage.stage_seconds);
@@ -357,7 +370,6 @@ fn run_with_state(
     progress.stage("reconcile", Some(linkage.clusters.len() as u64));
     let compared: Vec<_> = assets.rules.agreement_fields();
     let compared_fields: Vec<_> = compared.iter().map(|(_, f)| *f).collect();
-    let mut children = Vec::with_capacity(linkage.clusters.len());
     let mut child_of = vec![0usize; intake.accepted.len()];
     // Identifiers stay with their children from run to run (the state database's child_ids).
     let memory = read_identity_memory(store, &config.run.state_dir)?;
@@ -378,33 +390,44 @@ fn run_with_state(
         })
         .collect();
     let (child_ids, identity_changes) = assign_ids(&record_refs, &memory, &key);
-    for (cluster, child_id) in linkage.clusters.iter().zip(child_ids) {
-        let members: Vec<Member<'_>> = cluster
-            .iter()
-            .map(|&i| {
-                let a = &intake.accepted[i];
-                Member {
-                    institution: &a.institution,
-                    source: &a.provenance.source,
-                    record_id: a.case.record_id.as_deref().unwrap_or(""),
-                    case: &a.case,
+    drop((record_refs, memory));
+    // Each child is reconciled on its own (on every core); results are gathered in cluster order.
+    let (children, conflicts): (Vec<IdentifiedChild>, Vec<Vec<Finding>>) = linkage
+        .clusters
+        .par_iter()
+        .zip(child_ids.into_par_iter())
+        .map(|(cluster, child_id)| {
+            let members: Vec<Member<'_>> = cluster
+                .iter()
+                .map(|&i| {
+                    let a = &intake.accepted[i];
+                    Member {
+                        institution: &a.institution,
+                        source: &a.provenance.source,
+                        record_id: a.case.record_id.as_deref().unwrap_or(""),
+                        case: &a.case,
+                    }
+                })
+                .collect();
+            let (child, conflicts) = reconcile(&members, &assets.survivorship, &compared_fields);
+            let mut findings = Vec::new();
+            for conflict in conflicts {
+                let record = &intake.accepted[cluster[conflict.member]];
+                if let Some((rule, _)) = compared.iter().find(|(_, f)| *f == conflict.field) {
+                    let mut finding =
+                        record_finding(&assets, record, *rule, Some(conflict.field.as_str()));
+                    finding.child_id = Some(child_id.clone());
+                    findings.push(finding);
                 }
-            })
-            .collect();
-        let (child, conflicts) = reconcile(&members, &assets.survivorship, &compared_fields);
-        for conflict in conflicts {
-            let record = &intake.accepted[cluster[conflict.member]];
-            if let Some((rule, _)) = compared.iter().find(|(_, f)| *f == conflict.field) {
-                let mut finding =
-                    record_finding(&assets, record, *rule, Some(conflict.field.as_str()));
-                finding.child_id = Some(child_id.clone());
-                intake.findings.push(finding);
             }
-        }
+            (IdentifiedChild { child_id, child }, findings)
+        })
+        .unzip();
+    for (c, (cluster, findings)) in linkage.clusters.iter().zip(conflicts).enumerate() {
+        intake.findings.extend(findings);
         for &i in cluster {
-            child_of[i] = children.len();
+            child_of[i] = c;
         }
-        children.push(IdentifiedChild { child_id, child });
         progress.advance(1);
     }
 
@@ -436,24 +459,27 @@ fn run_with_state(
         object.insert("identity".to_string(), json!(identity_changes));
         object.insert("freshness".to_string(), json!(freshness));
     }
-    let published_to = publish(&intake.counts, config, &run_id, &publication, &manifest)?;
-    remember_identities(
-        store,
+    // The identifiers are written while the workbook is compressed, and kept only once the
+    // release is in place.
+    let accepted = &intake.accepted;
+    let remember = |released: &mut dyn FnMut() -> bool| {
+        let (child_of, children) = (&child_of, &children);
+        remember_identities(
+            store,
+            &run_id,
+            (accepted, child_of, children),
+            &identity_changes,
+            released,
+        )
+    };
+    let published_to = publish(
+        &intake.counts,
+        config,
         &run_id,
-        &intake.accepted,
-        &child_of,
-        &children,
-        &identity_changes,
+        &publication,
+        &manifest,
+        remember,
     )?;
-    let queue: Vec<crate::review::QueuedPair> = linkage
-        .review
-        .iter()
-        .map(|&(i, j, probability)| crate::review::QueuedPair {
-            probability,
-            a: (records[i].source.clone(), records[i].record_id.clone()),
-            b: (records[j].source.clone(), records[j].record_id.clone()),
-        })
-        .collect();
     crate::review::write_queue(&config.run.state_dir, &queue)?;
     clock.lap("publish");
 
@@ -1269,22 +1295,24 @@ fn read_identity_memory(
     })
 }
 
-/// Remembers this run's identifiers for the next run, with its merges and splits (after a
-/// successful publication only).
+/// Remembers this run's identifiers for the next run, with its merges and splits; kept only if
+/// `released` says the publication got into place.
 fn remember_identities(
     store: &mut StateStore,
     run_id: &str,
-    accepted: &[Accepted],
-    child_of: &[usize],
-    children: &[IdentifiedChild],
+    (accepted, child_of, children): (&[Accepted], &[usize], &[IdentifiedChild]),
     changes: &crate::identity::IdentityChanges,
+    released: &mut dyn FnMut() -> bool,
 ) -> Result<(), RunError> {
-    let assigned: Vec<((String, String), String)> = accepted
+    let assigned: Vec<((&str, &str), &str)> = accepted
         .iter()
         .zip(child_of)
         .filter_map(|(a, &c)| {
-            let id = children.get(c)?.child_id.clone();
-            Some(((a.provenance.source.clone(), a.case.record_id.clone()?), id))
+            let id = children.get(c)?.child_id.as_str();
+            Some((
+                (a.provenance.source.as_str(), a.case.record_id.as_deref()?),
+                id,
+            ))
         })
         .collect();
     let history: Vec<(&str, &str, &[String])> = changes
@@ -1298,7 +1326,8 @@ fn remember_identities(
                 .map(|(id, others)| ("split", id.as_str(), others.as_slice())),
         )
         .collect();
-    Ok(store.remember_child_ids(run_id, &assigned, &history)?)
+    store.remember_child_ids_if(run_id, &assigned, &history, released)?;
+    Ok(())
 }
 
 fn pseudonym_key(config: &Config) -> Result<PseudonymKey, RunError> {
@@ -1443,12 +1472,19 @@ fn manifest(
     })
 }
 
+/// Writes the release and switches it into place.
+///
+/// Rows are made as each file asks for them. The workbook's worksheets are written first, side by
+/// side; compressing the workbook, the longest step, then takes one core while the other writes
+/// the CSV and JSON files and then runs `remember`. `remember` is given a function that waits
+/// for the release and says whether it got into place: it must keep what it writes only if so.
 fn publish(
     counts: &BTreeMap<String, SourceCounts>,
     config: &Config,
     run_id: &str,
     publication: &Publication<'_>,
     manifest: &Value,
+    remember: impl FnOnce(&mut dyn FnMut() -> bool) -> Result<(), RunError> + Send,
 ) -> Result<PathBuf, RunError> {
     let fail = |e: &dyn std::fmt::Display| RunError::Publish(e.to_string());
     let target = &config.run.output_dir;
@@ -1468,50 +1504,73 @@ fn publish(
     let quarantine = publication.quarantine();
     let findings = publication.findings_table();
     let summary = publication.summary();
-    verify_tables(counts, &cases, &quarantine)?;
-    let sheets = [summary, children, cases, quarantine];
-    let [_, children, cases, quarantine] = &sheets;
-    // The workbook (the slowest file) is written on one core while the CSV and JSON files are
-    // written on the other.
-    let (workbook, files) = rayon::join(
-        || write_xlsx(&dir.join("national.xlsx"), &sheets),
-        || {
-            write_csv(&dir.join("cases.csv"), cases, &csv)?;
-            write_csv(&dir.join("children.csv"), children, &csv)?;
-            write_json_lines(&dir.join("children.jsonl"), children)?;
-            write_csv(&dir.join("quarantine.csv"), quarantine, &csv)?;
-            write_csv(&dir.join("findings.csv"), &findings, &csv)
-        },
-    );
-    files.map_err(|e| fail(&e))?;
-    workbook.map_err(|e| fail(&e))?;
-    write_json_pretty(&dir.join("manifest.json"), manifest).map_err(|e| fail(&e))?;
-    release
-        .commit(config.run.keep_releases)
-        .map_err(|e| fail(&e))?;
+    verify_tables(counts, cases.sources(), quarantine.sources())?;
+    let sheets: [&dyn Rows; 4] = [&summary, &children, &cases, &quarantine];
+    let workbook = fill_xlsx(&dir.join("national.xlsx"), &sheets).map_err(|e| fail(&e))?;
+    let write_files = || -> Result<(), SinkError> {
+        write_csv_rows(&dir.join("cases.csv"), &cases, &csv)?;
+        write_csv_rows(&dir.join("children.csv"), &children, &csv)?;
+        write_json_lines_rows(&dir.join("children.jsonl"), &children)?;
+        write_csv_rows(&dir.join("quarantine.csv"), &quarantine, &csv)?;
+        write_csv_rows(&dir.join("findings.csv"), &findings, &csv)
+    };
+    let (files_sender, files_written) = std::sync::mpsc::channel();
+    let (release_sender, release_placed) = std::sync::mpsc::channel::<bool>();
+    std::thread::scope(|scope| {
+        let other_core = scope.spawn(move || {
+            let files = write_files();
+            let ok = files.is_ok();
+            // The receiver waits for this message; it cannot be gone.
+            let _ = files_sender.send(files);
+            if !ok {
+                return Ok(());
+            }
+            // No answer (the publishing thread failed) counts as "not in place".
+            remember(&mut || release_placed.recv().unwrap_or(false))
+        });
+        let saved = workbook.save();
+        let files = files_written
+            .recv()
+            .unwrap_or_else(|_| Err(SinkError::Invalid("the CSV and JSON writer stopped".into())));
+        let placed = files
+            .map_err(|e| fail(&e))
+            .and_then(|()| saved.map_err(|e| fail(&e)))
+            .and_then(|()| {
+                write_json_pretty(&dir.join("manifest.json"), manifest).map_err(|e| fail(&e))
+            })
+            .and_then(|()| {
+                release
+                    .commit(config.run.keep_releases)
+                    .map_err(|e| fail(&e))
+            });
+        let _ = release_sender.send(placed.is_ok());
+        let remembered = other_core
+            .join()
+            .unwrap_or_else(|_| Err(RunError::Job("remembering identifiers failed".into())));
+        placed.and(remembered)
+    })?;
     Ok(target.clone())
 }
 
 /// The tables about to be published hold exactly the counted records of every source: a record lost or
 /// doubled between intake and publication stops the run before anything is switched into place.
-fn verify_tables(
+fn verify_tables<'a>(
     counts: &BTreeMap<String, SourceCounts>,
-    cases: &Table,
-    quarantine: &Table,
+    cases: impl Iterator<Item = &'a str>,
+    quarantine: impl Iterator<Item = &'a str>,
 ) -> Result<(), RunError> {
-    let per_source = |table: &Table| {
-        let mut n: BTreeMap<String, usize> = BTreeMap::new();
-        for row in &table.rows {
-            if let Some(source) = row.first() {
-                *n.entry(source.to_text()).or_insert(0) += 1;
-            }
+    let per_source = |sources: &mut dyn Iterator<Item = &'a str>| {
+        let mut n: BTreeMap<&str, usize> = BTreeMap::new();
+        for source in sources {
+            *n.entry(source).or_insert(0) += 1;
         }
         n
     };
-    let (published, quarantined) = (per_source(cases), per_source(quarantine));
+    let (mut cases, mut quarantine) = (cases, quarantine);
+    let (published, quarantined) = (per_source(&mut cases), per_source(&mut quarantine));
     for (name, c) in counts {
-        let p = published.get(name).copied().unwrap_or(0);
-        let q = quarantined.get(name).copied().unwrap_or(0);
+        let p = published.get(name.as_str()).copied().unwrap_or(0);
+        let q = quarantined.get(name.as_str()).copied().unwrap_or(0);
         if c.received != c.accepted + c.quarantined || p != c.accepted || q != c.quarantined {
             return Err(RunError::Lost {
                 name: name.clone(),

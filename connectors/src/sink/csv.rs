@@ -2,12 +2,13 @@
 //! UTF-16LE/BE, Windows-1250, Windows-1252); a value the encoding cannot hold is an error naming
 //! its row and column. Optionally guards text that a spreadsheet program would run as a formula.
 
+use std::io::Write;
 use std::path::Path;
 
 use encoding_rs::Encoding;
 
-use super::table::{Cell, Table};
-use super::{check_shape, write_file, SinkError};
+use super::table::{CellRef, Rows, Table};
+use super::{check_row, check_shape, write_file, SinkError};
 use crate::decode::text::encoding_for;
 use crate::decode::TextEncoding;
 
@@ -22,7 +23,7 @@ pub struct CsvWriteOptions {
     pub bom: bool,
     /// End lines with CR LF instead of LF.
     pub crlf: bool,
-    /// Write a [`Cell::Text`] that starts with `=`, `+`, `-`, `@`, a tab or a carriage return with a
+    /// Write a [`Cell::Text`](super::table::Cell::Text) that starts with `=`, `+`, `-`, `@`, a tab or a carriage return with a
     /// leading apostrophe `'`, so that spreadsheet programs show it instead of running it as a
     /// formula (CSV injection). Numbers, dates and the header are never changed. Default false.
     pub guard_formulas: bool,
@@ -42,47 +43,151 @@ impl Default for CsvWriteOptions {
 
 /// Writes `table` to `path` as CSV.
 pub fn write_csv(path: &Path, table: &Table, options: &CsvWriteOptions) -> Result<(), SinkError> {
-    let bytes = csv_bytes(table, options).map_err(|e| match e {
-        SinkError::Io { .. } => e,
-        other => SinkError::Write {
-            path: path.to_path_buf(),
-            message: other.to_string(),
-        },
+    check_delimiter(options).map_err(|e| named(path, e))?;
+    check_shape(table).map_err(|e| named(path, e))?;
+    write_csv_rows(path, table, options)
+}
+
+/// Writes `rows` to `path` as CSV, one row at a time. UTF-8 (the default) goes straight to the
+/// file; another encoding is built in memory first, so that a value it cannot hold fails the
+/// file before anything is written.
+pub fn write_csv_rows(
+    path: &Path,
+    rows: &dyn Rows,
+    options: &CsvWriteOptions,
+) -> Result<(), SinkError> {
+    check_delimiter(options).map_err(|e| named(path, e))?;
+    if !matches!(options.encoding, TextEncoding::Auto | TextEncoding::Utf8) {
+        let bytes = csv_bytes_of(rows, options).map_err(|e| named(path, e))?;
+        return write_file(path, &bytes);
+    }
+    let io = |e: std::io::Error| SinkError::io("write", path, e);
+    let file = std::fs::File::create(path).map_err(io)?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, file);
+    if options.bom {
+        out.write_all(&[0xEF, 0xBB, 0xBF]).map_err(io)?;
+    }
+    let mut writer = csv_writer(options, out);
+    write_records(&mut writer, rows, options).map_err(|e| match e {
+        Written::Csv(e) => csv_failure(path, e),
+        Written::Sink(e) => named(path, e),
     })?;
-    write_file(path, &bytes)
+    let mut out = writer
+        .into_inner()
+        .map_err(|e| SinkError::io("write", path, e.into_error()))?;
+    out.flush().map_err(io)
 }
 
 /// `table` as CSV bytes: header, then one line per row; fields quoted only when needed.
 pub fn csv_bytes(table: &Table, options: &CsvWriteOptions) -> Result<Vec<u8>, SinkError> {
+    check_delimiter(options)?;
+    check_shape(table)?;
+    csv_bytes_of(table, options)
+}
+
+/// An error about the content, named after the file it was for (I/O errors name it already).
+fn named(path: &Path, error: SinkError) -> SinkError {
+    match error {
+        SinkError::Io { .. } => error,
+        other => SinkError::Write {
+            path: path.to_path_buf(),
+            message: other.to_string(),
+        },
+    }
+}
+
+/// A CSV writer's failure: the file's I/O error, or the formatting error it was.
+fn csv_failure(path: &Path, error: ::csv::Error) -> SinkError {
+    if error.is_io_error() {
+        if let ::csv::ErrorKind::Io(e) = error.into_kind() {
+            return SinkError::io("write", path, e);
+        }
+        return SinkError::Write {
+            path: path.to_path_buf(),
+            message: "cannot format CSV".to_string(),
+        };
+    }
+    named(path, csv_error(error))
+}
+
+fn csv_error(e: ::csv::Error) -> SinkError {
+    SinkError::Invalid(format!("cannot format CSV: {e}"))
+}
+
+fn check_delimiter(options: &CsvWriteOptions) -> Result<(), SinkError> {
     if !options.delimiter.is_ascii() || matches!(options.delimiter, b'"' | b'\r' | b'\n') {
         return Err(SinkError::Invalid(format!(
             "the CSV delimiter 0x{:02X} must be an ASCII character other than a quote or a line break",
             options.delimiter
         )));
     }
-    check_shape(table)?;
+    Ok(())
+}
+
+fn csv_writer<W: Write>(options: &CsvWriteOptions, out: W) -> ::csv::Writer<W> {
     let terminator = if options.crlf {
         ::csv::Terminator::CRLF
     } else {
         ::csv::Terminator::Any(b'\n')
     };
-    let mut writer = ::csv::WriterBuilder::new()
+    ::csv::WriterBuilder::new()
         .delimiter(options.delimiter)
         .terminator(terminator)
-        .from_writer(Vec::new());
-    let csv_error = |e: ::csv::Error| SinkError::Invalid(format!("cannot format CSV: {e}"));
-    writer.write_record(&table.columns).map_err(csv_error)?;
-    let mut fields: Vec<String> = Vec::with_capacity(table.columns.len());
-    for row in &table.rows {
-        fields.clear();
-        fields.extend(row.iter().map(|cell| match cell {
-            Cell::Text(text) if options.guard_formulas && starts_like_formula(text) => {
-                format!("'{text}")
-            }
-            other => other.to_text(),
-        }));
-        writer.write_record(&fields).map_err(csv_error)?;
+        .from_writer(out)
+}
+
+/// Why writing records stopped.
+enum Written {
+    Csv(::csv::Error),
+    Sink(SinkError),
+}
+
+/// The header, then every row (each checked to have one cell per column).
+fn write_records<W: Write>(
+    writer: &mut ::csv::Writer<W>,
+    rows: &dyn Rows,
+    options: &CsvWriteOptions,
+) -> Result<(), Written> {
+    writer.write_record(rows.columns()).map_err(Written::Csv)?;
+    let width = rows.columns().len();
+    let mut row = Vec::with_capacity(width);
+    let mut number = String::new();
+    for index in 0..rows.len() {
+        row.clear();
+        rows.row(index, &mut row);
+        check_row(rows, index, row.len()).map_err(Written::Sink)?;
+        for cell in &row {
+            let field: &[u8] = match cell {
+                CellRef::Empty => b"",
+                CellRef::Text(text) if options.guard_formulas && starts_like_formula(text) => {
+                    number.clear();
+                    number.push('\'');
+                    number.push_str(text);
+                    number.as_bytes()
+                }
+                CellRef::Text(text) => text.as_bytes(),
+                other => {
+                    number.clear();
+                    number.push_str(&other.to_text());
+                    number.as_bytes()
+                }
+            };
+            writer.write_field(field).map_err(Written::Csv)?;
+        }
+        writer
+            .write_record(std::iter::empty::<&[u8]>())
+            .map_err(Written::Csv)?;
     }
+    Ok(())
+}
+
+/// `rows` as CSV bytes in the configured encoding.
+fn csv_bytes_of(rows: &dyn Rows, options: &CsvWriteOptions) -> Result<Vec<u8>, SinkError> {
+    let mut writer = csv_writer(options, Vec::new());
+    write_records(&mut writer, rows, options).map_err(|e| match e {
+        Written::Csv(e) => csv_error(e),
+        Written::Sink(e) => e,
+    })?;
     let utf8 = writer
         .into_inner()
         .map_err(|e| SinkError::Invalid(format!("cannot format CSV: {}", e.error())))?;
@@ -119,7 +224,7 @@ pub fn csv_bytes(table: &Table, options: &CsvWriteOptions) -> Result<Vec<u8>, Si
             };
             let (bytes, _, unmappable) = encoding.encode(&text);
             if unmappable {
-                return Err(find_unmappable(table, encoding));
+                return Err(find_unmappable(rows, encoding));
             }
             Ok(bytes.into_owned())
         }
@@ -136,7 +241,7 @@ fn into_string(utf8: Vec<u8>) -> Result<String, SinkError> {
 }
 
 /// The error naming the first cell (header = row 1) that `encoding` cannot represent.
-fn find_unmappable(table: &Table, encoding: &'static Encoding) -> SinkError {
+fn find_unmappable(rows: &dyn Rows, encoding: &'static Encoding) -> SinkError {
     let unmappable = |text: &str| {
         text.chars()
             .find(|c| encoding.encode(c.encode_utf8(&mut [0; 4])).2)
@@ -151,13 +256,16 @@ fn find_unmappable(table: &Table, encoding: &'static Encoding) -> SinkError {
             encoding.name()
         ),
     };
-    for name in &table.columns {
+    for name in rows.columns() {
         if let Some(c) = unmappable(name) {
             return error(1, name, c);
         }
     }
-    for (index, row) in table.rows.iter().enumerate() {
-        for (name, cell) in table.columns.iter().zip(row) {
+    let mut row = Vec::new();
+    for index in 0..rows.len() {
+        row.clear();
+        rows.row(index, &mut row);
+        for (name, cell) in rows.columns().iter().zip(&row) {
             if let Some(c) = unmappable(&cell.to_text()) {
                 return error(index + 2, name, c);
             }
@@ -171,6 +279,7 @@ fn find_unmappable(table: &Table, encoding: &'static Encoding) -> SinkError {
 mod tests {
     use super::*;
     use crate::decode::{decode, CsvFormat, Format, Location};
+    use crate::sink::table::Cell;
     use serde_json::json;
 
     fn places() -> Table {

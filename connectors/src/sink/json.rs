@@ -3,10 +3,10 @@
 use std::io::Write;
 use std::path::Path;
 
-use serde_json::{Map, Number, Value};
+use serde_json::{Number, Value};
 
-use super::table::{Cell, Table};
-use super::{check_shape, write_file, SinkError};
+use super::table::{Cell, CellRef, Rows, Table};
+use super::{check_row, check_shape, write_file, SinkError};
 
 /// A cell as JSON: Empty → null, Integer / Number / Bool typed (a non-finite number → null),
 /// Date → "YYYY-MM-DD", Text → string.
@@ -25,27 +25,95 @@ pub fn cell_json(cell: &Cell) -> Value {
 pub fn json_lines_bytes(table: &Table) -> Result<Vec<u8>, SinkError> {
     check_shape(table)?;
     let mut out = Vec::new();
-    for row in &table.rows {
-        let object: Map<String, Value> = table
-            .columns
-            .iter()
-            .zip(row)
-            .map(|(name, cell)| (name.clone(), cell_json(cell)))
-            .collect();
-        serde_json::to_writer(&mut out, &object)
-            .map_err(|e| SinkError::Invalid(format!("cannot format JSON: {e}")))?;
-        out.push(b'\n');
-    }
+    write_lines(&mut out, table).map_err(|e| match e {
+        Written::Io(e) => SinkError::Invalid(format!("cannot format JSON: {e}")),
+        Written::Sink(e) => e,
+    })?;
     Ok(out)
 }
 
 /// Writes `table` to `path` as JSON Lines.
 pub fn write_json_lines(path: &Path, table: &Table) -> Result<(), SinkError> {
-    let bytes = json_lines_bytes(table).map_err(|e| SinkError::Write {
+    check_shape(table).map_err(|e| SinkError::Write {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
-    write_file(path, &bytes)
+    write_json_lines_rows(path, table)
+}
+
+/// Writes `rows` to `path` as JSON Lines, one row at a time.
+pub fn write_json_lines_rows(path: &Path, rows: &dyn Rows) -> Result<(), SinkError> {
+    let file = std::fs::File::create(path).map_err(|e| SinkError::io("write", path, e))?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, file);
+    write_lines(&mut out, rows)
+        .and_then(|()| out.flush().map_err(Written::Io))
+        .map_err(|e| match e {
+            Written::Io(e) => SinkError::io("write", path, e),
+            Written::Sink(e) => SinkError::Write {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            },
+        })
+}
+
+/// Why writing lines stopped.
+enum Written {
+    Io(std::io::Error),
+    Sink(SinkError),
+}
+
+/// One object per row, written as `serde_json` writes a [`serde_json::Map`] of the columns (in column order;
+/// a column named twice keeps its first place and its last value).
+fn write_lines<W: Write>(out: &mut W, rows: &dyn Rows) -> Result<(), Written> {
+    let columns = rows.columns();
+    // Each distinct key, as JSON, with the column its value comes from.
+    let mut keys: Vec<(Vec<u8>, usize)> = Vec::with_capacity(columns.len());
+    for (index, name) in columns.iter().enumerate() {
+        match columns.iter().position(|other| other == name) {
+            Some(first) if first < index => {
+                if let Some(slot) = keys.iter_mut().find(|(_, at)| columns[*at] == *name) {
+                    slot.1 = index;
+                }
+            }
+            _ => {
+                let key = serde_json::to_vec(name).map_err(|e| {
+                    Written::Sink(SinkError::Invalid(format!("cannot format JSON: {e}")))
+                })?;
+                keys.push((key, index));
+            }
+        }
+    }
+    let json = |e: serde_json::Error| Written::Io(e.into());
+    let io = Written::Io;
+    let mut row = Vec::with_capacity(columns.len());
+    for index in 0..rows.len() {
+        row.clear();
+        rows.row(index, &mut row);
+        check_row(rows, index, row.len()).map_err(Written::Sink)?;
+        out.write_all(b"{").map_err(io)?;
+        for (n, (key, column)) in keys.iter().enumerate() {
+            if n > 0 {
+                out.write_all(b",").map_err(io)?;
+            }
+            out.write_all(key).map_err(io)?;
+            out.write_all(b":").map_err(io)?;
+            match row.get(*column).unwrap_or(&CellRef::Empty) {
+                CellRef::Empty => out.write_all(b"null").map_err(io)?,
+                CellRef::Text(text) => {
+                    serde_json::to_writer(&mut *out, text.as_ref()).map_err(json)?
+                }
+                CellRef::Integer(i) => serde_json::to_writer(&mut *out, i).map_err(json)?,
+                // A non-finite number is written as null.
+                CellRef::Number(n) => serde_json::to_writer(&mut *out, n).map_err(json)?,
+                CellRef::Bool(b) => serde_json::to_writer(&mut *out, b).map_err(json)?,
+                date @ CellRef::Date { .. } => {
+                    serde_json::to_writer(&mut *out, date.to_text().as_ref()).map_err(json)?
+                }
+            }
+        }
+        out.write_all(b"}\n").map_err(io)?;
+    }
+    Ok(())
 }
 
 /// Writes `value` to `path` as pretty-printed JSON with a trailing newline.

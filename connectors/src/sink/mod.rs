@@ -10,12 +10,14 @@ pub mod xlsx;
 use std::io;
 use std::path::PathBuf;
 
-pub use self::csv::{csv_bytes, write_csv, CsvWriteOptions};
-pub use self::json::{cell_json, json_lines_bytes, write_json_lines, write_json_pretty};
+pub use self::csv::{csv_bytes, write_csv, write_csv_rows, CsvWriteOptions};
+pub use self::json::{
+    cell_json, json_lines_bytes, write_json_lines, write_json_lines_rows, write_json_pretty,
+};
 pub use self::mail::{MailTransport, OutgoingMail, SmtpSecurity, SmtpSettings};
 pub use self::publish::PublishDir;
-pub use self::table::{Cell, Table};
-pub use self::xlsx::{write_xlsx, xlsx_bytes};
+pub use self::table::{Cell, CellRef, Rows, Table};
+pub use self::xlsx::{fill_xlsx, write_xlsx, write_xlsx_rows, xlsx_bytes, FilledWorkbook};
 
 /// Failure to write, publish or send. Messages name the path; they never contain a password.
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +94,23 @@ pub(crate) fn check_shape(table: &table::Table) -> Result<(), SinkError> {
         ))),
         None => Ok(()),
     }
+}
+
+/// Checks that row `index` of `rows`, made with `cells` cells, has one cell per column.
+pub(crate) fn check_row(
+    rows: &dyn table::Rows,
+    index: usize,
+    cells: usize,
+) -> Result<(), SinkError> {
+    let width = rows.columns().len();
+    if cells == width {
+        return Ok(());
+    }
+    Err(SinkError::Invalid(format!(
+        "table {:?}: data row {} has {cells} cells, the table has {width} columns",
+        rows.name(),
+        index + 1,
+    )))
 }
 
 /// Writes `bytes` to `path` (created or truncated).

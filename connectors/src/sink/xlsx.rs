@@ -1,4 +1,5 @@
-//! XLSX writer: one sheet per table in constant-memory mode (rows streamed to a temporary file), bold
+//! XLSX writer: one sheet per table in constant-memory mode (rows streamed to a temporary file,
+//! worksheets written side by side on the machine's cores), bold
 //! frozen header, cheap column widths, real date cells formatted dd.mm.yyyy, and byte-identical
 //! output for identical input (fixed document creation time). A table longer than a worksheet
 //! continues on further sheets "<name> (2)", "<name> (3)", … each with the header; a text longer
@@ -6,12 +7,14 @@
 
 use std::borrow::Cow;
 use std::collections::HashSet;
-use std::path::Path;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook, Worksheet, XlsxError};
 
-use super::table::{Cell, Table};
-use super::{check_shape, SinkError};
+use super::table::{CellRef, Rows, Table};
+use super::{check_row, check_shape, SinkError};
 
 /// Rows looked at to size columns; bigger sheets are sized from their first rows only.
 const WIDTH_SAMPLE_ROWS: usize = 1000;
@@ -26,6 +29,49 @@ const MAX_EXACT_INTEGER: i64 = 999_999_999_999_999;
 
 /// Writes `sheets` to `path` as an XLSX workbook, one worksheet per table, named after the table.
 pub fn write_xlsx(path: &Path, sheets: &[Table]) -> Result<(), SinkError> {
+    for table in sheets {
+        check_shape(table)?;
+    }
+    let sheets: Vec<&dyn Rows> = sheets.iter().map(|t| t as &dyn Rows).collect();
+    write_xlsx_rows(path, &sheets)
+}
+
+/// Writes `sheets` to `path` as an XLSX workbook, one worksheet per table, each row made when it
+/// is written.
+pub fn write_xlsx_rows(path: &Path, sheets: &[&dyn Rows]) -> Result<(), SinkError> {
+    fill_xlsx(path, sheets)?.save()
+}
+
+/// A workbook whose worksheets are written (to their temporary files), to be saved with
+/// [`FilledWorkbook::save`]: compressing it into the file is most of the work and uses one core,
+/// so a caller may give the other core something else to do meanwhile.
+pub struct FilledWorkbook {
+    workbook: Workbook,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for FilledWorkbook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FilledWorkbook")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FilledWorkbook {
+    /// Writes the workbook to its path.
+    pub fn save(mut self) -> Result<(), SinkError> {
+        let path = self.path;
+        self.workbook.save(&path).map_err(|e| SinkError::Write {
+            message: e.to_string(),
+            path,
+        })
+    }
+}
+
+/// Writes every worksheet of the workbook [`write_xlsx_rows`] would write to `path` (worksheets
+/// side by side, on the machine's cores), without saving it yet.
+pub fn fill_xlsx(path: &Path, sheets: &[&dyn Rows]) -> Result<FilledWorkbook, SinkError> {
     let failed = |e: XlsxError| SinkError::Write {
         path: path.to_path_buf(),
         message: e.to_string(),
@@ -40,7 +86,10 @@ pub fn write_xlsx(path: &Path, sheets: &[Table]) -> Result<(), SinkError> {
         Filled::Sink(e) => e,
         Filled::Xlsx(e) => failed(e),
     })?;
-    workbook.save(path).map_err(failed)
+    Ok(FilledWorkbook {
+        workbook,
+        path: path.to_path_buf(),
+    })
 }
 
 /// The workbook [`write_xlsx`] would write, as bytes (temporary files in the system temp folder).
@@ -51,8 +100,12 @@ pub fn xlsx_bytes(sheets: &[Table]) -> Result<Vec<u8>, SinkError> {
 /// [`xlsx_bytes`] with at most `max_data_rows` data rows per worksheet (tests split small tables).
 fn xlsx_bytes_with_row_limit(sheets: &[Table], max_data_rows: usize) -> Result<Vec<u8>, SinkError> {
     let failed = |e: XlsxError| SinkError::Invalid(format!("cannot build the workbook: {e}"));
+    for table in sheets {
+        check_shape(table)?;
+    }
+    let sheets: Vec<&dyn Rows> = sheets.iter().map(|t| t as &dyn Rows).collect();
     let mut workbook = Workbook::new();
-    fill_workbook(&mut workbook, sheets, max_data_rows).map_err(|e| match e {
+    fill_workbook(&mut workbook, &sheets, max_data_rows).map_err(|e| match e {
         Filled::Sink(e) => e,
         Filled::Xlsx(e) => failed(e),
     })?;
@@ -70,9 +123,22 @@ impl From<XlsxError> for Filled {
     }
 }
 
+/// One worksheet's data: rows `rows` of `table`.
+struct SheetPart<'t> {
+    table: &'t dyn Rows,
+    rows: Range<usize>,
+}
+
+/// Adds a worksheet per table (and per further part of a table longer than a worksheet), writes
+/// each one's widths, frozen header and header row in order, then their data rows side by side.
+///
+/// Worksheets are independent (each has its own temporary file, strings are written inline) but
+/// for the workbook's table of cell formats, which numbers formats in the order they are first
+/// used: the header's bold is used first, here, before any data row; the date format, the only
+/// other one, is first used under a lock, so it is number 2 whichever worksheet uses it first.
 fn fill_workbook(
     workbook: &mut Workbook,
-    sheets: &[Table],
+    sheets: &[&dyn Rows],
     max_data_rows: usize,
 ) -> Result<(), Filled> {
     let created = ExcelDateTime::from_ymd(2000, 1, 1)?;
@@ -83,23 +149,28 @@ fn fill_workbook(
     // Sheet names in use (Excel compares them case-insensitively).
     let mut used: HashSet<String> = sheets
         .iter()
-        .filter(|t| !t.name.is_empty())
-        .map(|t| t.name.to_lowercase())
+        .filter(|t| !t.name().is_empty())
+        .map(|t| t.name().to_lowercase())
         .collect();
-    for table in sheets {
-        check_shape(table).map_err(Filled::Sink)?;
+    let mut parts: Vec<SheetPart<'_>> = Vec::new();
+    for &table in sheets {
         let widths = column_widths(table);
-        let mut parts = table.rows.chunks(max_data_rows);
-        let first = parts.next().unwrap_or_default();
+        let length = table.len();
+        // The first part is written even when the table has no rows (a sheet with its header).
+        let first = 0..length.min(max_data_rows);
         let sheet = workbook.add_worksheet_with_constant_memory()?;
-        if !table.name.is_empty() {
-            sheet.set_name(&table.name)?;
+        if !table.name().is_empty() {
+            sheet.set_name(table.name())?;
         }
-        write_sheet(sheet, table, first, &widths, &header, &date)?;
+        write_header(sheet, table, &widths, &header)?;
+        let mut start = first.end;
+        parts.push(SheetPart { table, rows: first });
         let mut number = 2_usize;
-        for part in parts {
+        while start < length {
+            let rows = start..length.min(start + max_data_rows);
+            start = rows.end;
             let name = loop {
-                let candidate = part_name(&table.name, number);
+                let candidate = part_name(table.name(), number);
                 number += 1;
                 if used.insert(candidate.to_lowercase()) {
                     break candidate;
@@ -107,10 +178,62 @@ fn fill_workbook(
             };
             let sheet = workbook.add_worksheet_with_constant_memory()?;
             sheet.set_name(&name)?;
-            write_sheet(sheet, table, part, &widths, &header, &date)?;
+            write_header(sheet, table, &widths, &header)?;
+            parts.push(SheetPart { table, rows });
         }
     }
-    Ok(())
+    // The largest worksheets first, each taken by the next free thread.
+    let mut work: Vec<(usize, &mut Worksheet, SheetPart<'_>)> = workbook
+        .worksheets_mut()
+        .iter_mut()
+        .zip(parts)
+        .enumerate()
+        .map(|(index, (sheet, part))| (index, sheet, part))
+        .collect();
+    work.sort_by_key(|(index, _, part)| (std::cmp::Reverse(part.rows.len()), *index));
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, work.len().max(1));
+    let queue = Mutex::new(work.into_iter());
+    let date_first_use = Mutex::new(());
+    let failures: Vec<(usize, Filled)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut failures = Vec::new();
+                    loop {
+                        let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
+                        let Some((index, sheet, part)) = next else {
+                            break;
+                        };
+                        let written = write_rows(sheet, &part, &date, &date_first_use);
+                        if let Err(e) = written {
+                            failures.push((index, e));
+                        }
+                    }
+                    failures
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| {
+                worker.join().unwrap_or_else(|_| {
+                    vec![(
+                        usize::MAX,
+                        Filled::Sink(SinkError::Invalid(
+                            "a worksheet writer stopped unexpectedly".to_string(),
+                        )),
+                    )]
+                })
+            })
+            .collect()
+    });
+    // The first worksheet's failure, whichever thread met it first.
+    match failures.into_iter().min_by_key(|(index, _)| *index) {
+        Some((_, e)) => Err(e),
+        None => Ok(()),
+    }
 }
 
 /// "<name> (n)", the name shortened to keep within Excel's 31 characters; "Sheet (n)" when unnamed.
@@ -150,47 +273,62 @@ fn fit_cell_text(text: &str) -> Cow<'_, str> {
     Cow::Owned(cut)
 }
 
-fn write_sheet(
+/// A worksheet's column widths, frozen header and header row.
+fn write_header(
     sheet: &mut Worksheet,
-    table: &Table,
-    rows: &[Vec<Cell>],
+    table: &dyn Rows,
     widths: &[f64],
     header: &Format,
-    date: &Format,
 ) -> Result<(), XlsxError> {
     for (col, width) in widths.iter().enumerate() {
         sheet.set_column_width(col_num(col)?, *width)?;
     }
     sheet.set_freeze_panes(1, 0)?;
-    for (col, name) in table.columns.iter().enumerate() {
+    for (col, name) in table.columns().iter().enumerate() {
         sheet.write_string_with_format(0, col_num(col)?, fit_cell_text(name), header)?;
     }
-    for (index, row) in rows.iter().enumerate() {
-        let r = u32::try_from(index + 1).map_err(|_| XlsxError::RowColumnLimitError)?;
+    Ok(())
+}
+
+/// A worksheet's data rows, from its second row on.
+fn write_rows(
+    sheet: &mut Worksheet,
+    part: &SheetPart<'_>,
+    date: &Format,
+    date_first_use: &Mutex<()>,
+) -> Result<(), Filled> {
+    let table = part.table;
+    let mut row = Vec::with_capacity(table.columns().len());
+    for (offset, index) in part.rows.clone().enumerate() {
+        row.clear();
+        table.row(index, &mut row);
+        check_row(table, index, row.len()).map_err(Filled::Sink)?;
+        let r = u32::try_from(offset + 1).map_err(|_| XlsxError::RowColumnLimitError)?;
         for (col, cell) in row.iter().enumerate() {
             let c = col_num(col)?;
             match cell {
-                Cell::Empty => {}
-                Cell::Text(s) => {
+                CellRef::Empty => {}
+                CellRef::Text(s) => {
                     sheet.write_string(r, c, fit_cell_text(s))?;
                 }
-                Cell::Integer(i) if i.abs() <= MAX_EXACT_INTEGER => {
+                CellRef::Integer(i) if i.abs() <= MAX_EXACT_INTEGER => {
                     sheet.write_number(r, c, *i as f64)?;
                 }
-                Cell::Integer(i) => {
+                CellRef::Integer(i) => {
                     sheet.write_string(r, c, i.to_string())?;
                 }
-                Cell::Number(n) if n.is_finite() => {
+                CellRef::Number(n) if n.is_finite() => {
                     sheet.write_number(r, c, *n)?;
                 }
-                Cell::Number(n) => {
+                CellRef::Number(n) => {
                     sheet.write_string(r, c, n.to_string())?;
                 }
-                Cell::Bool(b) => {
+                CellRef::Bool(b) => {
                     sheet.write_boolean(r, c, *b)?;
                 }
-                Cell::Date { year, month, day } => match excel_date(*year, *month, *day) {
+                CellRef::Date { year, month, day } => match excel_date(*year, *month, *day) {
                     Some(value) => {
+                        let _numbering = date_first_use.lock().unwrap_or_else(|e| e.into_inner());
                         sheet.write_datetime_with_format(r, c, &value, date)?;
                     }
                     // Before 1900 or invalid: Excel has no date for it; keep the ISO text.
@@ -218,18 +356,21 @@ fn excel_date(year: i32, month: u32, day: u32) -> Option<ExcelDateTime> {
 }
 
 /// Widths from the header and the first [`WIDTH_SAMPLE_ROWS`] rows, between 8 and 60 characters.
-fn column_widths(table: &Table) -> Vec<f64> {
+fn column_widths(table: &dyn Rows) -> Vec<f64> {
     let mut widths: Vec<usize> = table
-        .columns
+        .columns()
         .iter()
         .map(|name| name.chars().count() + 2)
         .collect();
-    for row in table.rows.iter().take(WIDTH_SAMPLE_ROWS) {
-        for (width, cell) in widths.iter_mut().zip(row) {
+    let mut row = Vec::new();
+    for index in 0..table.len().min(WIDTH_SAMPLE_ROWS) {
+        row.clear();
+        table.row(index, &mut row);
+        for (width, cell) in widths.iter_mut().zip(&row) {
             let length = match cell {
-                Cell::Empty => 0,
-                Cell::Date { .. } => 10,
-                Cell::Text(s) => s.lines().map(|l| l.chars().count()).max().unwrap_or(0),
+                CellRef::Empty => 0,
+                CellRef::Date { .. } => 10,
+                CellRef::Text(s) => s.lines().map(|l| l.chars().count()).max().unwrap_or(0),
                 other => other.to_text().len(),
             };
             *width = (*width).max(length);
@@ -246,6 +387,7 @@ fn column_widths(table: &Table) -> Vec<f64> {
 mod tests {
     use super::*;
     use crate::decode::{decode, Format, Location, XlsxFormat};
+    use crate::sink::table::Cell;
     use serde_json::{json, Value};
 
     fn sample() -> Vec<Table> {
@@ -476,5 +618,41 @@ mod tests {
         assert_eq!(long.chars().count(), 31);
         // The real limit is Excel's.
         assert_eq!(MAX_DATA_ROWS, 1_048_575);
+    }
+
+    /// Worksheets are written side by side; the workbook must not depend on which one first
+    /// used the date format, nor on how the threads met.
+    #[test]
+    fn worksheets_written_side_by_side_give_the_same_bytes_every_time() {
+        let sheet = |name: &str, rows: i64| {
+            let mut table = Table::new(name, &["id", "born", "note"]);
+            for i in 0..rows {
+                table.rows.push(vec![
+                    Cell::Integer(i),
+                    Cell::Date {
+                        year: 2010,
+                        month: 1 + (i % 12) as u32,
+                        day: 1,
+                    },
+                    Cell::text(format!("n{i}")),
+                ]);
+            }
+            table
+        };
+        let sheets = [sheet("a", 300), sheet("b", 2000), sheet("c", 700)];
+        let first = xlsx_bytes(&sheets).unwrap();
+        for _ in 0..5 {
+            assert_eq!(xlsx_bytes(&sheets).unwrap(), first);
+        }
+        let decoded = decode(
+            &first,
+            &Format::Xlsx(XlsxFormat {
+                sheet: Some("c".into()),
+                header_row: 1,
+            }),
+        );
+        assert!(decoded.problems.is_empty(), "{:?}", decoded.problems);
+        assert_eq!(decoded.records.len(), 700);
+        assert_eq!(decoded.records[13].fields["born"], json!("2010-02-01"));
     }
 }

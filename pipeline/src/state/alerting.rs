@@ -144,12 +144,12 @@ impl StateStore {
                  VALUES (?1, ?2, ?3, ?4)",
                 params![run_id, key, json, at],
             )?;
+            let mut insert = tx.prepare_cached(
+                "INSERT OR REPLACE INTO alert_items (run_id, institution, finding_key, kind) \
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?;
             for item in items {
-                tx.execute(
-                    "INSERT OR REPLACE INTO alert_items (run_id, institution, finding_key, kind) \
-                     VALUES (?1, ?2, ?3, ?4)",
-                    params![run_id, key, item.finding_key, item.kind.as_str()],
-                )?;
+                insert.execute(params![run_id, key, item.finding_key, item.kind.as_str()])?;
             }
             Ok(())
         })
@@ -246,8 +246,9 @@ impl StateStore {
                                 .query_map(params![run_id, key, kind], |row| row.get(0))?;
                             rows.collect::<Result<_, _>>()?
                         };
+                        let mut update = tx.prepare_cached(sql)?;
                         for finding in keys {
-                            tx.execute(sql, params![at, finding])?;
+                            update.execute(params![at, finding])?;
                         }
                     }
                 }

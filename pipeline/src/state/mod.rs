@@ -214,6 +214,11 @@ impl StateStore {
         connection
             .pragma_update(None, "synchronous", "NORMAL")
             .map_err(db)?;
+        // A page cache of up to 64 MiB (SQLite's default is 2 MiB): remembering a million records'
+        // identifiers otherwise spends most of its time evicting and rereading index pages.
+        connection
+            .pragma_update(None, "cache_size", -65_536)
+            .map_err(db)?;
         Ok(StateStore {
             connection,
             dir: dir.to_path_buf(),
@@ -389,51 +394,44 @@ impl StateStore {
         let raised: BTreeMap<String, &Finding> =
             findings.iter().map(|f| (finding_key(f), f)).collect();
         self.in_transaction(|tx| {
-        let mut changes = FindingChanges::default();
-        for (key, f) in &raised {
-            let open: Option<Option<String>> = tx
-                .query_row(
-                    "SELECT resolved_at FROM findings WHERE key = ?1",
-                    params![key],
-                    |row| row.get(0),
-                )
-                .optional()
-                ?;
-            match open {
-                Some(None) => {
-                    changes.still_open += 1;
-                    tx.execute(
-                        "UPDATE findings SET last_run = ?2, last_seen_at = ?3, finding = ?4 \
-                         WHERE key = ?1",
-                        params![key, run_id, at, finding_json(f)],
-                    )
-                    ?;
-                }
-                Some(Some(_))
-                    if tx.query_row(
-                        "SELECT announced_at IS NOT NULL AND resolution_announced_at IS NULL \
-                         FROM findings WHERE key = ?1",
-                        params![key],
-                        |row| row.get::<_, bool>(0),
-                    )? =>
-                {
-                    // Back before anyone was told it had gone: the same finding, still open, its
-                    // history (first seen, told) kept.
-                    changes.new += 1;
-                    tx.execute(
-                        "UPDATE findings SET resolved_run = NULL, resolved_at = NULL, last_run = ?2, \
-                         last_seen_at = ?3, finding = ?4 WHERE key = ?1",
-                        params![key, run_id, at, finding_json(f)],
-                    )?;
-                }
-                _ => {
-                    changes.new += 1;
-                    tx.execute(
-                        "INSERT OR REPLACE INTO findings (key, institution, source, rule, severity, \
-                         record_id, field, first_run, first_seen_at, last_run, last_seen_at, \
-                         resolved_run, resolved_at, finding) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?8, ?9, NULL, NULL, ?10)",
-                        params![
+            let mut changes = FindingChanges::default();
+            let mut state_of = tx.prepare_cached(
+                "SELECT resolved_at, announced_at IS NOT NULL AND resolution_announced_at IS NULL \
+                 FROM findings WHERE key = ?1",
+            )?;
+            let mut seen_again = tx.prepare_cached(
+                "UPDATE findings SET last_run = ?2, last_seen_at = ?3, finding = ?4 WHERE key = ?1",
+            )?;
+            let mut reopen = tx.prepare_cached(
+                "UPDATE findings SET resolved_run = NULL, resolved_at = NULL, last_run = ?2, \
+                 last_seen_at = ?3, finding = ?4 WHERE key = ?1",
+            )?;
+            let mut insert = tx.prepare_cached(
+                "INSERT OR REPLACE INTO findings (key, institution, source, rule, severity, \
+                 record_id, field, first_run, first_seen_at, last_run, last_seen_at, \
+                 resolved_run, resolved_at, finding) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?8, ?9, NULL, NULL, ?10)",
+            )?;
+            for (key, f) in &raised {
+                // Whether the finding is known: open (no resolution), or resolved and whether
+                // anyone was told it had been found but not yet that it went.
+                let known: Option<(Option<String>, bool)> = state_of
+                    .query_row(params![key], |row| Ok((row.get(0)?, row.get(1)?)))
+                    .optional()?;
+                match known {
+                    Some((None, _)) => {
+                        changes.still_open += 1;
+                        seen_again.execute(params![key, run_id, at, finding_json(f)])?;
+                    }
+                    Some((Some(_), true)) => {
+                        // Back before anyone was told it had gone: the same finding, still open, its
+                        // history (first seen, told) kept.
+                        changes.new += 1;
+                        reopen.execute(params![key, run_id, at, finding_json(f)])?;
+                    }
+                    _ => {
+                        changes.new += 1;
+                        insert.execute(params![
                             key,
                             f.institution,
                             f.source,
@@ -444,32 +442,26 @@ impl StateStore {
                             run_id,
                             at,
                             finding_json(f)
-                        ],
-                    )
-                    ?;
+                        ])?;
+                    }
                 }
             }
-        }
-        for source in delivered {
-            let open: Vec<String> = {
-                let mut statement = tx
-                    .prepare("SELECT key FROM findings WHERE source = ?1 AND resolved_at IS NULL")
-                    ?;
-                let rows = statement
-                    .query_map(params![source], |row| row.get::<_, String>(0))
-                    ?;
-                rows.collect::<Result<_, _>>()?
-            };
-            for key in open.iter().filter(|k| !raised.contains_key(*k)) {
-                tx.execute(
-                    "UPDATE findings SET resolved_run = ?2, resolved_at = ?3 WHERE key = ?1",
-                    params![key, run_id, at],
-                )
-                ?;
-                changes.resolved += 1;
+            let mut open_of = tx.prepare_cached(
+                "SELECT key FROM findings WHERE source = ?1 AND resolved_at IS NULL",
+            )?;
+            let mut resolve = tx.prepare_cached(
+                "UPDATE findings SET resolved_run = ?2, resolved_at = ?3 WHERE key = ?1",
+            )?;
+            for source in delivered {
+                let open: Vec<String> = open_of
+                    .query_map(params![source], |row| row.get::<_, String>(0))?
+                    .collect::<Result<_, _>>()?;
+                for key in open.iter().filter(|k| !raised.contains_key(*k)) {
+                    resolve.execute(params![key, run_id, at])?;
+                    changes.resolved += 1;
+                }
             }
-        }
-        Ok(changes)
+            Ok(changes)
         })
     }
 
@@ -601,30 +593,67 @@ impl StateStore {
 
     /// Remembers this run's identifiers (records not seen keep theirs) and its merges and splits,
     /// in one transaction.
-    pub fn remember_child_ids(
+    pub fn remember_child_ids<S: AsRef<str>>(
         &mut self,
         run_id: &str,
-        assigned: &[((String, String), String)],
+        assigned: &[((S, S), S)],
         changes: &[(&str, &str, &[String])],
     ) -> Result<(), StateError> {
-        self.in_transaction(|tx| {
-            for ((source, record), child) in assigned {
-                tx.execute(
+        self.remember_child_ids_if(run_id, assigned, changes, || true)
+            .map(|_| ())
+    }
+
+    /// [`StateStore::remember_child_ids`], committed only if `confirmed`, asked once everything is
+    /// written, says so (otherwise rolled back): a run writes the identifiers while its release is
+    /// still being written, and keeps them only if the release gets into place. Whether they were
+    /// kept.
+    ///
+    /// Rows are written in key order, so the primary key's index grows at its end instead of being
+    /// rewritten all over.
+    pub fn remember_child_ids_if<S: AsRef<str>>(
+        &mut self,
+        run_id: &str,
+        assigned: &[((S, S), S)],
+        changes: &[(&str, &str, &[String])],
+        confirmed: impl FnOnce() -> bool,
+    ) -> Result<bool, StateError> {
+        let mut rows: Vec<(&str, &str, &str)> = assigned
+            .iter()
+            .map(|((source, record), child)| (source.as_ref(), record.as_ref(), child.as_ref()))
+            .collect();
+        // A stable sort: of two rows for the same record (a record id given twice), the later still
+        // wins, as it did when rows were written in the caller's order.
+        rows.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        let path = self.path.clone();
+        let db = |source| StateError::Database { path, source };
+        let write = |connection: &mut Connection| {
+            let tx = connection.transaction()?;
+            {
+                let mut insert = tx.prepare_cached(
                     "INSERT OR REPLACE INTO child_ids (source, record_id, child_id, run_id) \
-                 VALUES (?1, ?2, ?3, ?4)",
-                    params![source, record, child, run_id],
+                     VALUES (?1, ?2, ?3, ?4)",
                 )?;
+                for (source, record, child) in rows {
+                    insert.execute(params![source, record, child, run_id])?;
+                }
+                for (change, child, others) in changes {
+                    let others = serde_json::to_string(others).unwrap_or_default();
+                    tx.execute(
+                        "INSERT OR REPLACE INTO child_id_changes (run_id, change, child_id, others) \
+                         VALUES (?1, ?2, ?3, ?4)",
+                        params![run_id, change, child, others],
+                    )?;
+                }
             }
-            for (change, child, others) in changes {
-                let others = serde_json::to_string(others).unwrap_or_default();
-                tx.execute(
-                    "INSERT OR REPLACE INTO child_id_changes (run_id, change, child_id, others) \
-                 VALUES (?1, ?2, ?3, ?4)",
-                    params![run_id, change, child, others],
-                )?;
+            if confirmed() {
+                tx.commit()?;
+                Ok(true)
+            } else {
+                tx.rollback()?;
+                Ok(false)
             }
-            Ok(())
-        })
+        };
+        write(&mut self.connection).map_err(db)
     }
 
     /// Checks the database file (`PRAGMA integrity_check`): `ok` or SQLite's list of problems.
@@ -903,6 +932,39 @@ mod tests {
             })
             .unwrap();
         assert_eq!(changes, 1);
+    }
+
+    #[test]
+    fn identifiers_are_kept_only_when_confirmed_and_the_later_of_two_rows_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = StateStore::open_writer(dir.path(), "test").unwrap();
+        let rows = [
+            (("police", "P-2"), "K-b"),
+            (("police", "P-1"), "K-z"),
+            (("csw", "C-1"), "K-c"),
+            (("police", "P-1"), "K-a"),
+        ];
+        let merged = ["K-y".to_string()];
+        let kept = store
+            .remember_child_ids_if("r1", &rows, &[("merged", "K-a", &merged[..])], || false)
+            .unwrap();
+        assert!(!kept);
+        assert!(store.child_ids().unwrap().is_empty(), "rolled back");
+        let kept = store
+            .remember_child_ids_if("r1", &rows, &[], || true)
+            .unwrap();
+        assert!(kept);
+        let ids = store.child_ids().unwrap();
+        assert_eq!(ids.len(), 3);
+        assert_eq!(ids[&("police".to_string(), "P-1".to_string())], "K-a");
+        assert_eq!(ids[&("police".to_string(), "P-2".to_string())], "K-b");
+        let changes: i64 = store
+            .connection
+            .query_row("SELECT COUNT(*) FROM child_id_changes", [], |row| {
+                row.get(0)
+            })
+            .unwrap();
+        assert_eq!(changes, 0, "the unconfirmed merge was rolled back");
     }
 
     #[test]
