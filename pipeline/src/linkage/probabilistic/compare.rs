@@ -24,6 +24,46 @@ pub(super) const NULL: u8 = u8::MAX;
 
 pub(super) type Gamma = [u8; K];
 
+/// The number of distinct comparison vectors (each comparison's levels, and NULL).
+pub(super) const PATTERNS: usize = {
+    let mut n = 1;
+    let mut k = 0;
+    while k < K {
+        n *= COMPARISONS[k].1 + 1;
+        k += 1;
+    }
+    n
+};
+
+/// A comparison vector as an index below [`PATTERNS`] (NULL counts as level 0, level l as l + 1).
+pub(super) fn pattern_index(gamma: &Gamma) -> usize {
+    let mut index = 0;
+    for (level, (_, levels)) in gamma.iter().zip(COMPARISONS) {
+        let code = if *level == NULL {
+            0
+        } else {
+            usize::from(*level) + 1
+        };
+        index = index * (levels + 1) + code.min(levels);
+    }
+    index
+}
+
+/// The comparison vector of an index from [`pattern_index`].
+pub(super) fn pattern_of(mut index: usize) -> Gamma {
+    let mut gamma = [NULL; K];
+    for (level, (_, levels)) in gamma.iter_mut().zip(COMPARISONS).rev() {
+        let code = index % (levels + 1);
+        index /= levels + 1;
+        *level = if code == 0 {
+            NULL
+        } else {
+            u8::try_from(code - 1).unwrap_or(NULL)
+        };
+    }
+    gamma
+}
+
 /// A record with its comparison keys computed once: names and categorical values as small integer
 /// codes (equal codes, equal values), dates as numbers, so that comparing two records allocates
 /// nothing and hashes no strings.

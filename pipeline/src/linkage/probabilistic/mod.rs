@@ -24,7 +24,6 @@ pub use estimate::Model;
 use estimate::{estimate_model, estimate_u, fit_prior, logistic};
 use frequencies::NameFrequencies;
 use rayon::prelude::*;
-use rustc_hash::FxHashMap;
 
 /// Settings of the probabilistic linker (`[probabilistic]` in `rules/linkage.toml`).
 #[derive(Debug, Clone, Deserialize)]
@@ -168,7 +167,8 @@ struct Compared {
 
 /// What one worker gathers while comparing: pattern counts, pairs per key, pairs kept.
 struct Comparing {
-    patterns: FxHashMap<Gamma, u64>,
+    /// Pairs per comparison pattern, by [`compare::pattern_index`] (allocated on first use).
+    patterns: Vec<u32>,
     per_key: Vec<u64>,
     kept: Vec<(u32, u32, Gamma)>,
 }
@@ -282,7 +282,7 @@ impl ProbabilisticLinker {
             || Gathered {
                 names: NameLevels::new(&self.settings),
                 result: Comparing {
-                    patterns: FxHashMap::default(),
+                    patterns: Vec::new(),
                     per_key: vec![0; keys],
                     kept: Vec::new(),
                 },
@@ -290,7 +290,12 @@ impl ProbabilisticLinker {
             |g: &mut Gathered<Comparing>, key, i, j| {
                 let (a, b) = (&prepared[i], &prepared[j]);
                 let gamma = compare(a, b, &mut g.names);
-                *g.result.patterns.entry(gamma).or_insert(0) += 1;
+                if g.result.patterns.is_empty() {
+                    g.result.patterns = vec![0; compare::PATTERNS];
+                }
+                if let Some(n) = g.result.patterns.get_mut(compare::pattern_index(&gamma)) {
+                    *n += 1;
+                }
                 if let Some(n) = g.result.per_key.get_mut(key) {
                     *n += 1;
                 }
@@ -305,8 +310,10 @@ impl ProbabilisticLinker {
         let mut per_key = vec![0u64; keys];
         let mut kept: Vec<(u32, u32, Gamma)> = Vec::new();
         for g in gathered {
-            for (gamma, n) in g.result.patterns {
-                *counts.entry(gamma).or_insert(0) += n;
+            for (index, &n) in g.result.patterns.iter().enumerate() {
+                if n > 0 {
+                    *counts.entry(compare::pattern_of(index)).or_insert(0) += u64::from(n);
+                }
             }
             for (total, n) in per_key.iter_mut().zip(g.result.per_key) {
                 *total += n;
