@@ -12,6 +12,8 @@ peak RSS (DuckDB runs in-process, so its memory is included).
 
 Needs splink 5.0 and duckdb (no pandas). Run, for example:
     /tmp/splinkenv/bin/python bench/splink_bench.py --input /tmp/s100k/linkage_input.csv --json
+--sweep 0.99 0.999 also clusters the same predictions at those thresholds and scores them (untimed).
+Sex is read but not compared (see `settings`).
 """
 
 import argparse
@@ -27,6 +29,7 @@ import splink.comparison_level_library as cll
 from splink import Linker, SettingsCreator, block_on
 from splink.backends.duckdb import DuckDBAPI
 
+SWEEP_KEYS = ("predicted_pairs", "precision", "recall", "f1", "largest_cluster")
 SEED = 1  # for u sampling; EM sampling (max_pairs) is hash-based, hence deterministic
 
 # Candidate pairs to score. Names, dates and the father's name in several combinations, so that a
@@ -125,7 +128,7 @@ def train(linker: Linker) -> None:
 def pairwise_scores(con: duckdb.DuckDBPyConnection, clusters_table: str) -> dict:
     """Pair counts from cluster sizes: n records in a group make n(n-1)/2 pairs."""
     con.execute(
-        f"""CREATE TEMP TABLE scored AS SELECT c.cluster_id, t.child
+        f"""CREATE OR REPLACE TEMP TABLE scored AS SELECT c.cluster_id, t.child
             FROM {clusters_table} c JOIN truth t USING (record_id)"""
     )
     pairs = "SUM(n * (n - 1) / 2)::BIGINT"
@@ -139,11 +142,16 @@ def pairwise_scores(con: duckdb.DuckDBPyConnection, clusters_table: str) -> dict
     (true,) = con.execute(
         f"SELECT {pairs} FROM (SELECT COUNT(*) n FROM scored GROUP BY child)"
     ).fetchall()[0]
+    (clusters, largest) = con.execute(
+        "SELECT COUNT(*), MAX(n) FROM (SELECT COUNT(*) n FROM scored GROUP BY cluster_id)"
+    ).fetchall()[0]
     precision = correct / predicted if predicted else 0.0
     recall = correct / true if true else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {
         "scored_records": records,
+        "clusters": clusters,
+        "largest_cluster": largest,
         "predicted_pairs": predicted,
         "true_pairs": true,
         "correct_pairs": correct,
@@ -157,6 +165,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--input", required=True, help="CSV from `regbridge eval --linkage-input`")
     ap.add_argument("--threshold", type=float, default=0.9, help="match probability to link at")
+    ap.add_argument(
+        "--sweep", type=float, nargs="*", default=[],
+        help="further thresholds to cluster and score at (untimed), e.g. --sweep 0.99 0.999",
+    )
     ap.add_argument("--threads", type=int, default=2, help="DuckDB threads")
     ap.add_argument("--memory-limit", default="12GB", help="DuckDB memory limit (spills beyond)")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
@@ -183,11 +195,13 @@ def main() -> None:
     # Blocked pairs computed first (predict reuses the cached table) so that they can be counted.
     blocked = linker.inference.compute_blocked_pairs_for_predict()
     (out["blocked_pairs"],) = con.execute(f"SELECT COUNT(*) FROM {blocked.physical_name}").fetchall()[0]
-    predictions = linker.inference.predict(threshold_match_probability=args.threshold)
+    lowest = min([args.threshold, *args.sweep])
+    predictions = linker.inference.predict(threshold_match_probability=lowest)
     blocked.drop_table_from_database_and_remove_from_cache()
     timings["predict_s"] = time.perf_counter() - t0
     (out["pairs_above_threshold"],) = con.execute(
-        f"SELECT COUNT(*) FROM {predictions.physical_name}"
+        f"SELECT COUNT(*) FROM {predictions.physical_name} "
+        f"WHERE match_probability >= {args.threshold}"
     ).fetchall()[0]
 
     t0 = time.perf_counter()
@@ -198,15 +212,23 @@ def main() -> None:
     timings["wall_s"] = time.perf_counter() - start
 
     (records,) = con.execute("SELECT COUNT(*) FROM records").fetchall()[0]
-    (out["clusters"],) = con.execute(
-        f"SELECT COUNT(DISTINCT cluster_id) FROM {clusters.physical_name}"
-    ).fetchall()[0]
     scores = pairwise_scores(con, clusters.physical_name)
+    # The same predictions clustered at other thresholds: precision/recall trade-off, untimed.
+    sweep = []
+    for threshold in args.sweep:
+        c = linker.clustering.cluster_pairwise_predictions_at_threshold(
+            predictions, threshold_match_probability=threshold
+        )
+        s = pairwise_scores(con, c.physical_name)
+        c.drop_table_from_database_and_remove_from_cache()
+        sweep.append({"threshold": threshold, **{k: s[k] for k in SWEEP_KEYS}})
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024  # Linux: KiB
 
     result = {"records": records, "threshold": args.threshold, "threads": args.threads}
     result.update({k: round(v, 2) for k, v in timings.items()})
     result.update(rss_mb=rss_mb, **out, **scores)
+    if sweep:
+        result["sweep"] = sweep
     if args.json:
         json.dump(result, sys.stdout)
         print()
@@ -214,10 +236,16 @@ def main() -> None:
         print(
             f"splink: {records} records in {result['wall_s']} s (load {result['load_s']}, train "
             f"{result['train_s']}, predict {result['predict_s']}, cluster {result['cluster_s']}), "
-            f"peak RSS {rss_mb} MB; {out['blocked_pairs']} blocked pairs, {out['clusters']} "
-            f"clusters; P {scores['precision']:.4f} R {scores['recall']:.4f} F1 {scores['f1']:.4f} "
+            f"peak RSS {rss_mb} MB; {out['blocked_pairs']} blocked pairs, {scores['clusters']} "
+            f"clusters (largest {scores['largest_cluster']}); P {scores['precision']:.4f} "
+            f"R {scores['recall']:.4f} F1 {scores['f1']:.4f} "
             f"({scores['predicted_pairs']} predicted / {scores['true_pairs']} true pairs)"
         )
+        for s in sweep:
+            print(
+                f"  at {s['threshold']}: P {s['precision']:.4f} R {s['recall']:.4f} "
+                f"F1 {s['f1']:.4f}, largest cluster {s['largest_cluster']}"
+            )
 
 
 if __name__ == "__main__":
