@@ -12,7 +12,7 @@ use std::time::Instant;
 use chrono::NaiveDate;
 use rayon::prelude::*;
 use regbridge_connectors::decode::{Decoded, Format, Location, RawRecord};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::config::{Config, ConfigError, SourceConfig};
 use crate::findings::{Finding, Severity};
@@ -172,10 +172,11 @@ pub struct FileContext<'a> {
     pub as_of: NaiveDate,
 }
 
-/// Takes in one decoded file.
+/// Takes in one decoded file. The decoded records are consumed: each one is freed as soon as it is
+/// checked, so that a large file's raw records and its checked cases are not all held at once.
 pub fn take_in(
     ctx: &FileContext<'_>,
-    decoded: &Decoded,
+    decoded: Decoded,
     source: &SourceAssets,
     assets: &Assets,
 ) -> FileOutcome {
@@ -192,7 +193,7 @@ pub fn take_in(
     let record_locations: BTreeSet<&Location> =
         decoded.records.iter().map(|r| &r.location).collect();
     // Without a recognisable header, column names may be a child's data: never repeat them.
-    let unrecognised = header_unrecognised(ctx.format, decoded, source);
+    let unrecognised = header_unrecognised(ctx.format, &decoded, source);
     let mut record_problems: BTreeMap<&Location, Vec<Hit>> = BTreeMap::new();
     for problem in &decoded.problems {
         let provenance = provenance(ctx, &problem.location);
@@ -231,6 +232,11 @@ pub fn take_in(
         }
     }
 
+    // The problems' hits own what they need: the records can now be consumed.
+    let mut record_problems: BTreeMap<Location, Vec<Hit>> = record_problems
+        .into_iter()
+        .map(|(location, hits)| (location.clone(), hits))
+        .collect();
     let header_hit = Hit {
         rule: rules.system(|c| matches!(c, Check::RecognisedHeader)),
         field: None,
@@ -252,7 +258,7 @@ pub fn take_in(
             hits: vec![hit],
         });
     } else {
-        drift_findings(ctx, decoded, source, assets, &mut outcome);
+        drift_findings(ctx, &decoded, source, assets, &mut outcome);
     }
 
     if unrecognised {
@@ -271,10 +277,13 @@ pub fn take_in(
         return outcome;
     }
     // Records are checked on every core; their outcomes are gathered in file order.
-    let inputs: Vec<(&RawRecord, Vec<Hit>)> = decoded
+    let inputs: Vec<(RawRecord, Vec<Hit>)> = decoded
         .records
-        .iter()
-        .map(|r| (r, record_problems.remove(&r.location).unwrap_or_default()))
+        .into_iter()
+        .map(|r| {
+            let problems = record_problems.remove(&r.location).unwrap_or_default();
+            (r, problems)
+        })
         .collect();
     let clock = CheckClock::default();
     let started = Instant::now();
@@ -311,7 +320,7 @@ enum Kept {
 /// problems already found at its location.
 fn check_record(
     ctx: &FileContext<'_>,
-    record: &RawRecord,
+    record: RawRecord,
     mut hits: Vec<Hit>,
     (source, assets): (&SourceAssets, &Assets),
     clock: &CheckClock,
@@ -319,7 +328,7 @@ fn check_record(
     let started = Instant::now();
     let rules = &assets.rules;
     let provenance = provenance(ctx, &record.location);
-    let as_value = Value::Object(record.fields.clone());
+    let as_value = Value::Object(record.fields);
     let schema_rule = rules.system(|c| matches!(c, Check::SourceSchema));
     hits.extend(
         source
@@ -333,7 +342,13 @@ fn check_record(
             }),
     );
     let validated = CheckClock::add(&clock.validate, started);
-    let mapped = source.mapping.map(&record.fields, &assets.reference);
+    let empty = Map::new();
+    let fields = match &as_value {
+        Value::Object(fields) => fields,
+        _ => &empty,
+    };
+    let mapped = source.mapping.map(fields, &assets.reference);
+    drop(as_value);
     let mapped_at = CheckClock::add(&clock.map, validated);
     if let Ok(case_value) = serde_json::to_value(&mapped.case) {
         let canonical_rule = rules.system(|c| matches!(c, Check::CanonicalSchema));

@@ -611,7 +611,7 @@ fn validate_command(
         format: &source_config.format,
         as_of: chrono::Utc::now().date_naive(),
     };
-    let outcome = take_in(&ctx, &decoded, source_assets, &assets);
+    let outcome = take_in(&ctx, decoded, source_assets, &assets);
     let mut findings = outcome.findings.clone();
     findings.sort();
     if cli.json {

@@ -616,7 +616,7 @@ struct Reading<'a> {
 
 impl Reading<'_> {
     /// Takes in one decoded input and adds what came of it to the intake.
-    fn take_in(&self, input: InputFile, decoded: &Decoded, intake: &mut Intake) {
+    fn take_in(&self, input: InputFile, decoded: Decoded, intake: &mut Intake) {
         let ctx = FileContext {
             source: self.name,
             institution: &self.source.institution,
@@ -717,7 +717,8 @@ fn read_folder(
             records: 0,
             encoding: decoded.encoding.map(str::to_string),
         };
-        reading.take_in(input, &decoded, intake);
+        drop(file);
+        reading.take_in(input, decoded, intake);
         progress.advance(1);
     }
     intake
@@ -754,7 +755,7 @@ fn read_stored(
                 records: 0,
                 encoding: None,
             };
-            reading.take_in(input, &stored.decoded, intake);
+            reading.take_in(input, stored.decoded, intake);
         }
         Some(Ok(_)) | None => {
             tracing::info!(source = reading.name, "no records pulled yet");

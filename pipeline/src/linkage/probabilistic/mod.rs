@@ -116,7 +116,9 @@ pub struct Explanation {
 /// Blocking, comparison and estimation done once for a set of records.
 struct Fitted<'a> {
     prepared: Vec<Prepared<'a>>,
-    blocks: Blocks,
+    /// Blocks too large to pair (see [`Blocks::skipped`]). The blocks themselves are dropped once
+    /// the candidate pairs are compared: at a million records they are a few hundred megabytes.
+    skipped_blocks: usize,
     /// Candidate pairs blocking formed (each compared, none stored).
     candidate_pairs: u64,
     /// The candidate pairs that could matter, sorted: those whose odds, with name frequencies,
@@ -222,6 +224,8 @@ impl ProbabilisticLinker {
             }
             assumed = model.lambda;
         };
+        let skipped_blocks = blocks.skipped;
+        drop(blocks);
         let Compared {
             per_key,
             pairs,
@@ -256,7 +260,7 @@ impl ProbabilisticLinker {
         StepSeconds::add(&mut seconds.cluster, scored);
         Fitted {
             prepared,
-            blocks,
+            skipped_blocks,
             candidate_pairs,
             pairs,
             gammas,
@@ -376,7 +380,7 @@ impl ProbabilisticLinker {
             competing_odds,
             probability: competition::exclusive_probability(log_odds, competing_odds),
             link_probability: s.link_probability,
-            candidates: f.blocks.covers(i, j),
+            candidates: Blocks::of(prepared, &s.blocking()).covers(i, j),
             same_child,
         }
     }
@@ -465,7 +469,7 @@ impl Linker for ProbabilisticLinker {
         let mut stats = BTreeMap::new();
         stats.insert("candidate_pairs".to_string(), f.candidate_pairs as usize);
         stats.insert("scored_pairs".to_string(), f.pairs.len());
-        stats.insert("skipped_blocks".to_string(), f.blocks.skipped);
+        stats.insert("skipped_blocks".to_string(), f.skipped_blocks);
         stats.insert("linked_pairs".to_string(), linked);
         stats.insert("review_band_pairs".to_string(), review_band);
         stats.insert("refused_contradicting_merges".to_string(), refused);
