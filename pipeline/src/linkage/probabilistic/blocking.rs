@@ -425,8 +425,12 @@ impl Blocks {
         I: Fn() -> T + Sync + Send,
         F: Fn(&mut T, usize, usize, usize) + Sync + Send,
     {
+        // A few accumulators per core, not one per split rayon happens to make: an accumulator may
+        // be large (a table of every comparison pattern).
+        let min_len = self.len() / (4 * rayon::current_num_threads().max(1));
         (0..self.len())
             .into_par_iter()
+            .with_min_len(min_len.max(1))
             .fold(init, |mut acc, b| {
                 let kind = usize::from(self.kinds[b]);
                 self.block_pairs(b, |i, j| visit(&mut acc, kind, i, j), true);

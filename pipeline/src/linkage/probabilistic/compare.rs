@@ -1,5 +1,5 @@
 //! Comparison of two records: the levels of agreement per field (names, father's name, birth, sex,
-//! place, personal number, event date, activity) that the model weighs.
+//! place, personal number, event date, activity, source) that the model weighs.
 
 use rustc_hash::FxHashMap;
 
@@ -7,7 +7,7 @@ use super::ProbabilisticSettings;
 use crate::linkage::LinkRecord;
 
 /// Comparisons and their number of levels (level 0 = disagree; higher = closer agreement).
-pub(super) const COMPARISONS: [(&str, usize); 9] = [
+pub(super) const COMPARISONS: [(&str, usize); 10] = [
     ("given_name", 4),
     ("surname", 4),
     ("father_name", 3),
@@ -17,6 +17,9 @@ pub(super) const COMPARISONS: [(&str, usize); 9] = [
     ("personal_number", 2),
     ("event_date", 5),
     ("activity", 2),
+    // Whether the two records come from one source: an institution records a child again far less
+    // often than another institution meets the same child, and EM learns by how much.
+    ("source", 2),
 ];
 pub(super) const K: usize = COMPARISONS.len();
 /// A comparison that cannot be made (a value is missing on either side).
@@ -85,6 +88,7 @@ pub(super) struct Codes {
     pub(super) region: u32,
     pub(super) personal_number: u32,
     pub(super) activity: u32,
+    pub(super) source: u32,
 }
 
 /// The code of a missing value.
@@ -119,6 +123,7 @@ pub(super) fn prepare(records: &[LinkRecord]) -> Vec<Prepared<'_>> {
     let mut regions = Codebook::default();
     let mut numbers = Codebook::default();
     let mut activities = Codebook::default();
+    let mut sources = Codebook::default();
     records
         .iter()
         .map(|record| {
@@ -132,6 +137,7 @@ pub(super) fn prepare(records: &[LinkRecord]) -> Vec<Prepared<'_>> {
                 region: regions.optional(&record.region),
                 personal_number: numbers.optional(&record.personal_number),
                 activity: activities.optional(&record.activity),
+                source: sources.code(&record.source),
             };
             Prepared {
                 record,
@@ -298,6 +304,7 @@ pub(super) fn compare(a: &Prepared<'_>, b: &Prepared<'_>, names: &mut NameLevels
         same(ca.personal_number, cb.personal_number),
         event_level(ra, rb),
         same(ca.activity, cb.activity),
+        same(ca.source, cb.source),
     ]
 }
 

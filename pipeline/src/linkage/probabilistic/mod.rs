@@ -312,7 +312,8 @@ impl ProbabilisticLinker {
         );
         let mut counts: BTreeMap<Gamma, u64> = BTreeMap::new();
         let mut per_key = vec![0u64; keys];
-        let mut kept: Vec<(u32, u32, Gamma)> = Vec::new();
+        let mut kept: Vec<(u32, u32, Gamma)> =
+            Vec::with_capacity(gathered.iter().map(|g| g.result.kept.len()).sum());
         for g in gathered {
             for (index, &n) in g.result.patterns.iter().enumerate() {
                 if n > 0 {
@@ -325,10 +326,12 @@ impl ProbabilisticLinker {
             kept.extend(g.result.kept);
         }
         kept.par_sort_unstable();
-        let (pairs, gammas) = kept
-            .into_iter()
-            .map(|(i, j, gamma)| ((i as usize, j as usize), gamma))
-            .unzip();
+        let mut pairs = Vec::with_capacity(kept.len());
+        let mut gammas = Vec::with_capacity(kept.len());
+        for (i, j, gamma) in kept {
+            pairs.push((i as usize, j as usize));
+            gammas.push(gamma);
+        }
         Compared {
             patterns: counts.into_iter().map(|(g, n)| (g, n as f64)).collect(),
             per_key,

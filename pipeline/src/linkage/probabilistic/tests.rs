@@ -231,9 +231,9 @@ fn a_one_letter_typo_shares_a_spelling_variant_block_and_namesakes_meet_once() {
 #[test]
 fn comparison_patterns_are_counted_by_a_dense_index_that_gives_them_back() {
     let patterns: [Gamma; 3] = [
-        [NULL; 9],
-        [3, 3, 2, 6, 1, 2, 1, 4, 1],
-        [0, 1, NULL, 4, 0, NULL, NULL, 2, 0],
+        [NULL; compare::K],
+        [3, 3, 2, 6, 1, 2, 1, 4, 1, 1],
+        [0, 1, NULL, 4, 0, NULL, NULL, 2, 0, 0],
     ];
     let indexes: Vec<usize> = patterns.iter().map(compare::pattern_index).collect();
     for (gamma, &index) in patterns.iter().zip(&indexes) {
