@@ -1228,19 +1228,19 @@ fn duplicate_file_finding(
 /// Findings for a value that must be unique within a source (the same record id twice).
 fn unique_findings(assets: &Assets, intake: &mut Intake) {
     for (rule, field) in assets.rules.unique_fields() {
-        let mut seen: BTreeMap<(String, String), usize> = BTreeMap::new();
-        let mut extra = Vec::new();
-        for (i, a) in intake.accepted.iter().enumerate() {
-            let Some(value) = crate::rules::text_of(&a.case, field) else {
-                continue;
-            };
-            let key = (a.provenance.source.clone(), value.to_string());
-            if let std::collections::btree_map::Entry::Vacant(slot) = seen.entry(key) {
-                slot.insert(i);
-            } else {
-                extra.push(i);
-            }
-        }
+        // Every record after the first with its source's value, in record order.
+        let mut seen: rustc_hash::FxHashSet<(&str, &str)> = rustc_hash::FxHashSet::default();
+        let extra: Vec<usize> = intake
+            .accepted
+            .iter()
+            .enumerate()
+            .filter_map(|(i, a)| {
+                let value = crate::rules::text_of(&a.case, field)?;
+                let first = seen.insert((a.provenance.source.as_str(), value));
+                (!first).then_some(i)
+            })
+            .collect();
+        drop(seen);
         for i in extra {
             let finding = record_finding(assets, &intake.accepted[i], rule, Some(field.as_str()));
             if let Some(r) = assets.rules.rules.get(rule) {

@@ -191,7 +191,7 @@ fn read_rows(
                         .push(DecodeProblem::lost(Location::Row(line), message));
                     continue;
                 }
-                let mut fields = Map::new();
+                let mut fields = Map::with_capacity(width);
                 for (name, value) in decoded.columns.iter().zip(record.iter()) {
                     let value = value.strip_suffix('\r').unwrap_or(value);
                     let value = if value.is_empty() {

@@ -104,7 +104,7 @@ pub(super) fn decode_xlsx(bytes: &[u8], options: &XlsxFormat) -> Decoded {
     for (offset, row) in range.rows().enumerate().skip(skip) {
         let number = u64::from(first_row) + offset as u64 + 1;
         let location = Location::Row(number);
-        let mut fields = Map::new();
+        let mut fields = Map::with_capacity(decoded.columns.len());
         let mut non_empty = false;
         for (name, cell) in decoded.columns.iter().zip(row.iter()) {
             if let Data::Error(error) = cell {

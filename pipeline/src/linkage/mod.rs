@@ -122,12 +122,21 @@ pub struct ReviewDecisions {
 impl ReviewDecisions {
     /// The decisions as index pairs into `records` (every record carrying each reference).
     pub fn resolve(&self, records: &[LinkRecord]) -> (Vec<IndexPair>, Vec<IndexPair>) {
-        let mut index: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
-        for (i, r) in records.iter().enumerate() {
-            index
-                .entry((r.source.as_str(), r.record_id.as_str()))
-                .or_default()
-                .push(i);
+        // Only the records the decisions name are indexed (a register has a million records and a
+        // reviewer a few hundred decisions).
+        let mut index: BTreeMap<(&str, &str), Vec<usize>> = self
+            .same
+            .iter()
+            .chain(&self.different)
+            .flat_map(|(a, b)| [a, b])
+            .map(|(source, id)| ((source.as_str(), id.as_str()), Vec::new()))
+            .collect();
+        if !index.is_empty() {
+            for (i, r) in records.iter().enumerate() {
+                if let Some(found) = index.get_mut(&(r.source.as_str(), r.record_id.as_str())) {
+                    found.push(i);
+                }
+            }
         }
         let pairs = |decided: &[(RecordKey, RecordKey)]| {
             let mut out = Vec::new();

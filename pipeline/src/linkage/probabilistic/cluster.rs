@@ -2,6 +2,8 @@
 
 use std::collections::BTreeSet;
 
+use rustc_hash::FxHashMap;
+
 use super::compare::{birth_level, name_level, Prepared, NULL};
 use super::ProbabilisticSettings;
 use crate::linkage::{DisjointSets, LinkRecord, ReviewDecisions};
@@ -86,15 +88,20 @@ pub(super) struct Clustering {
 
 /// Records sent twice (one source, one record id): each later copy with the first.
 fn same_record_pairs(records: &[LinkRecord]) -> Vec<(usize, usize)> {
-    let mut order: Vec<usize> = (0..records.len())
-        .filter(|&i| !records[i].record_id.is_empty())
-        .collect();
-    let key = |i: usize| (records[i].source.as_str(), records[i].record_id.as_str());
-    order.sort_by(|&x, &y| key(x).cmp(&key(y)).then(x.cmp(&y)));
-    order
-        .chunk_by(|&x, &y| key(x) == key(y))
-        .flat_map(|copies| copies.iter().skip(1).map(move |&later| (copies[0], later)))
-        .collect()
+    let mut first: FxHashMap<(&str, &str), usize> = FxHashMap::default();
+    let mut pairs = Vec::new();
+    for (i, r) in records.iter().enumerate() {
+        if r.record_id.is_empty() {
+            continue;
+        }
+        let earliest = *first
+            .entry((r.source.as_str(), r.record_id.as_str()))
+            .or_insert(i);
+        if earliest != i {
+            pairs.push((earliest, i));
+        }
+    }
+    pairs
 }
 
 /// Groups records into children: records sent twice and reviewer "same child" decisions first, then
