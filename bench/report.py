@@ -33,6 +33,8 @@ def summarise(size, folder, runs):
         "cpu_s": statistics.median(t[1] for t in times),
         "rss_mb": statistics.median(t[2] for t in times),
         "wall_s_runs": [t[0] for t in times],
+        # Linkage alone (standardise, block, score, cluster): the part Splink does.
+        "link_s": statistics.median(x["stage_seconds"].get("link", 0.0) for x in summaries),
         "stages_s": {s: statistics.median(x["stage_seconds"].get(s, 0.0) for x in summaries)
                      for s in STAGES},
         "precision": e["pairwise"]["precision"],
@@ -50,6 +52,9 @@ def summarise(size, folder, runs):
             "cpu_s": statistics.median(t[1] for t in stimes),
             "rss_mb": statistics.median(t[2] for t in stimes),
             "wall_s_runs": [t[0] for t in stimes],
+            # Training, prediction and clustering, without loading the CSV.
+            "link_s": statistics.median(
+                x["train_s"] + x["predict_s"] + x["cluster_s"] for x in results),
             "precision": results[0]["precision"],
             "recall": results[0]["recall"],
             "f1": results[0]["f1"],
@@ -58,8 +63,8 @@ def summarise(size, folder, runs):
 
 
 def table(sizes):
-    head = f"{'records':>9} {'system':<10} {'wall_s':>8} {'cpu_s':>8} {'rss_mb':>8} {'rec/s':>8} " \
-           f"{'P':>7} {'R':>7} {'F1':>7}"
+    head = f"{'records':>9} {'system':<10} {'wall_s':>8} {'link_s':>8} {'cpu_s':>8} {'rss_mb':>8} " \
+           f"{'rec/s':>8} {'P':>7} {'R':>7} {'F1':>7}"
     print(head)
     rows = []
     for size in sizes:
@@ -67,7 +72,9 @@ def table(sizes):
         for system in ("regbridge", "splink"):
             r = result.get(system)
             if r:
-                print(f"{size:>9} {system:<10} {r['wall_s']:>8.2f} {r['cpu_s']:>8.2f} "
+                link = r.get("link_s")
+                link = f"{link:>8.2f}" if link is not None else f"{'-':>8}"
+                print(f"{size:>9} {system:<10} {r['wall_s']:>8.2f} {link} {r['cpu_s']:>8.2f} "
                       f"{r['rss_mb']:>8.0f} {round(int(size) / max(r['wall_s'], 0.001)):>8} "
                       f"{r['precision']:>7.4f} {r['recall']:>7.4f} {r['f1']:>7.4f}")
         rows.append((size, result["regbridge"]))
