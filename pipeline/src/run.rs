@@ -11,7 +11,7 @@ use regbridge_connectors::sink::json::{write_json_lines_rows, write_json_pretty}
 use regbridge_connectors::sink::mail::{MailAttachment, MailTransport, OutgoingMail, SmtpSettings};
 use regbridge_connectors::sink::publish::PublishDir;
 use regbridge_connectors::sink::table::Rows;
-use regbridge_connectors::sink::xlsx::fill_xlsx;
+use regbridge_connectors::sink::xlsx::fill_xlsx_beside;
 use regbridge_connectors::sink::SinkError;
 use regbridge_connectors::source::{list_files_with_skips, read_file};
 use serde_json::{json, Value};
@@ -1507,32 +1507,52 @@ fn publish(
     let summary = publication.summary();
     verify_tables(counts, cases.sources(), quarantine.sources())?;
     let sheets: [&dyn Rows; 4] = [&summary, &children, &cases, &quarantine];
-    let workbook = fill_xlsx(&dir.join("national.xlsx"), &sheets).map_err(|e| fail(&e))?;
+    let started = std::time::Instant::now();
+    let lap = |step: &str| {
+        tracing::debug!(
+            step,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "publication"
+        )
+    };
     let write_files = || -> Result<(), SinkError> {
         write_csv_rows(&dir.join("cases.csv"), &cases, &csv)?;
         write_csv_rows(&dir.join("children.csv"), &children, &csv)?;
         write_json_lines_rows(&dir.join("children.jsonl"), &children)?;
         write_csv_rows(&dir.join("quarantine.csv"), &quarantine, &csv)?;
-        write_csv_rows(&dir.join("findings.csv"), &findings, &csv)
+        write_csv_rows(&dir.join("findings.csv"), &findings, &csv)?;
+        lap("files written");
+        Ok(())
     };
-    let (files_sender, files_written) = std::sync::mpsc::channel();
+    // The files are written by the workbook's thread that runs out of worksheets first (its largest
+    // worksheet alone takes longer than the others together); then the identifiers are written
+    // while the workbook is compressed, and kept only once the release is in place.
+    let mut files = None;
+    let filled = fill_xlsx_beside(
+        &dir.join("national.xlsx"),
+        &sheets,
+        Box::new(|| files = Some(write_files())),
+    );
+    lap("workbook filled");
+    let files = files.unwrap_or_else(|| {
+        Err(SinkError::Invalid(
+            "the CSV and JSON writer did not run".into(),
+        ))
+    });
+    let files_ok = files.is_ok();
     let (release_sender, release_placed) = std::sync::mpsc::channel::<bool>();
     std::thread::scope(|scope| {
         let other_core = scope.spawn(move || {
-            let files = write_files();
-            let ok = files.is_ok();
-            // The receiver waits for this message; it cannot be gone.
-            let _ = files_sender.send(files);
-            if !ok {
+            if !files_ok {
                 return Ok(());
             }
             // No answer (the publishing thread failed) counts as "not in place".
-            remember(&mut || release_placed.recv().unwrap_or(false))
+            let remembered = remember(&mut || release_placed.recv().unwrap_or(false));
+            lap("identifiers remembered");
+            remembered
         });
-        let saved = workbook.save();
-        let files = files_written
-            .recv()
-            .unwrap_or_else(|_| Err(SinkError::Invalid("the CSV and JSON writer stopped".into())));
+        let saved = filled.and_then(|workbook| workbook.save());
+        lap("workbook saved");
         let placed = files
             .map_err(|e| fail(&e))
             .and_then(|()| saved.map_err(|e| fail(&e)))

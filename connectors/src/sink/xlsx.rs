@@ -76,6 +76,33 @@ impl FilledWorkbook {
 /// Writes every worksheet of the workbook [`write_xlsx_rows`] would write to `path` (worksheets
 /// side by side, on the machine's cores), without saving it yet.
 pub fn fill_xlsx(path: &Path, sheets: &[&dyn Rows]) -> Result<FilledWorkbook, SinkError> {
+    fill_xlsx_beside(path, sheets, Box::new(|| ()))
+}
+
+/// Other work to run while a workbook is filled.
+pub type BesideJob<'a> = Box<dyn FnOnce() + Send + 'a>;
+
+/// [`fill_xlsx`], running `beside` on the first thread that finds no worksheet left to write: the
+/// largest worksheet takes longer than the others together, so a core would otherwise wait. `beside`
+/// runs exactly once, before this returns, whether or not the workbook could be filled.
+pub fn fill_xlsx_beside(
+    path: &Path,
+    sheets: &[&dyn Rows],
+    beside: BesideJob<'_>,
+) -> Result<FilledWorkbook, SinkError> {
+    let slot = Mutex::new(Some(beside));
+    let filled = fill_xlsx_with(path, sheets, &slot);
+    if let Some(job) = slot.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        job();
+    }
+    filled
+}
+
+fn fill_xlsx_with(
+    path: &Path,
+    sheets: &[&dyn Rows],
+    beside: &Mutex<Option<BesideJob<'_>>>,
+) -> Result<FilledWorkbook, SinkError> {
     let failed = |e: XlsxError| SinkError::Write {
         path: path.to_path_buf(),
         message: e.to_string(),
@@ -87,7 +114,7 @@ pub fn fill_xlsx(path: &Path, sheets: &[&dyn Rows]) -> Result<FilledWorkbook, Si
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         workbook.set_tempdir(parent).map_err(failed)?;
     }
-    fill_workbook(&mut workbook, sheets, MAX_DATA_ROWS).map_err(|e| match e {
+    fill_workbook(&mut workbook, sheets, MAX_DATA_ROWS, beside).map_err(|e| match e {
         Filled::Sink(e) => e,
         Filled::Xlsx(e) => failed(e),
     })?;
@@ -111,10 +138,12 @@ fn xlsx_bytes_with_row_limit(sheets: &[Table], max_data_rows: usize) -> Result<V
     let sheets: Vec<&dyn Rows> = sheets.iter().map(|t| t as &dyn Rows).collect();
     let mut workbook = Workbook::new();
     workbook.set_zip_compression_level(ZIP_COMPRESSION_LEVEL);
-    fill_workbook(&mut workbook, &sheets, max_data_rows).map_err(|e| match e {
-        Filled::Sink(e) => e,
-        Filled::Xlsx(e) => failed(e),
-    })?;
+    fill_workbook(&mut workbook, &sheets, max_data_rows, &Mutex::new(None)).map_err(
+        |e| match e {
+            Filled::Sink(e) => e,
+            Filled::Xlsx(e) => failed(e),
+        },
+    )?;
     workbook.save_to_buffer().map_err(failed)
 }
 
@@ -146,6 +175,7 @@ fn fill_workbook(
     workbook: &mut Workbook,
     sheets: &[&dyn Rows],
     max_data_rows: usize,
+    beside: &Mutex<Option<BesideJob<'_>>>,
 ) -> Result<(), Filled> {
     let created = ExcelDateTime::from_ymd(2000, 1, 1)?;
     workbook.set_properties(&DocProperties::new().set_creation_datetime(&created));
@@ -210,6 +240,10 @@ fn fill_workbook(
                     loop {
                         let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
                         let Some((index, sheet, part)) = next else {
+                            let job = beside.lock().unwrap_or_else(|e| e.into_inner()).take();
+                            if let Some(job) = job {
+                                job();
+                            }
                             break;
                         };
                         let written = write_rows(sheet, &part, &date, &date_first_use);
@@ -481,6 +515,27 @@ mod tests {
         assert!(missing.problems[0]
             .message
             .contains("\"cases\", \"summary\""));
+    }
+
+    #[test]
+    fn work_beside_the_workbook_runs_once_and_changes_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let tables = sample();
+        let sheets: Vec<&dyn Rows> = tables.iter().map(|t| t as &dyn Rows).collect();
+        let path = tmp.path().join("beside.xlsx");
+        let mut runs = 0;
+        fill_xlsx_beside(&path, &sheets, Box::new(|| runs += 1))
+            .unwrap()
+            .save()
+            .unwrap();
+        assert_eq!(runs, 1);
+        assert_eq!(std::fs::read(&path).unwrap(), xlsx_bytes(&tables).unwrap());
+        // Also when the workbook cannot be filled (no worksheet to take the job).
+        let bad = Table::new("a/b", &["x"]);
+        let mut ran = false;
+        let filled = fill_xlsx_beside(&path, &[&bad], Box::new(|| ran = true));
+        assert!(filled.is_err());
+        assert!(ran);
     }
 
     #[test]
