@@ -91,7 +91,9 @@ impl Assets {
 pub struct Accepted {
     pub provenance: Provenance,
     pub institution: String,
-    pub case: CanonicalCase,
+    /// Boxed: a run moves a million accepted records between vectors, and the case is most of a
+    /// record's size.
+    pub case: Box<CanonicalCase>,
     /// Ids of the warning rules that fired.
     pub warnings: Vec<String>,
 }
@@ -388,7 +390,7 @@ fn check_record(
         Kept::Accepted(Accepted {
             provenance,
             institution: ctx.institution.to_string(),
-            case: mapped.case,
+            case: Box::new(mapped.case),
             warnings: warning_ids,
         })
     } else {

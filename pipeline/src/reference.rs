@@ -137,6 +137,8 @@ pub struct Reference {
     activity_index: BTreeMap<String, usize>,
     community_index: BTreeMap<String, usize>,
     sex_index: BTreeMap<String, usize>,
+    /// Municipality code → index (publication looks one up for every record).
+    municipality_index: BTreeMap<String, usize>,
 }
 
 impl Reference {
@@ -174,6 +176,7 @@ impl Reference {
             activity_index: BTreeMap::new(),
             community_index: BTreeMap::new(),
             sex_index: BTreeMap::new(),
+            municipality_index: BTreeMap::new(),
         };
         let mut place_prefixes: Vec<String> = prefixes
             .iter()
@@ -229,6 +232,13 @@ impl Reference {
         );
         self.community_index = index_code_entries(folder, &self.communities);
         self.sex_index = index_code_entries(folder, &self.sexes);
+        self.municipality_index = self
+            .municipalities
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(i, m)| (m.code.clone(), i))
+            .collect();
         self.place_index = place_index;
         self.ambiguous_index = ambiguous_index;
         Ok(())
@@ -269,7 +279,9 @@ impl Reference {
 
     /// The municipality with this internal code.
     pub fn municipality(&self, code: &str) -> Option<&Municipality> {
-        self.municipalities.iter().find(|m| m.code == code)
+        self.municipality_index
+            .get(code)
+            .and_then(|&i| self.municipalities.get(i))
     }
 
     /// The region code of a municipality, from the configured crosswalk.
