@@ -1536,7 +1536,7 @@ fn publish(
     lap("workbook filled");
     let files = files.unwrap_or_else(|| {
         Err(SinkError::Invalid(
-            "the CSV and JSON writer did not run".into(),
+            "the CSV and JSON files were not written".into(),
         ))
     });
     let files_ok = files.is_ok();

@@ -11,6 +11,9 @@ use unicode_normalization::UnicodeNormalization;
 #[derive(Debug, Clone, Default)]
 pub struct Folder {
     cyrillic: BTreeMap<char, String>,
+    /// Whether the table transliterates an ASCII character (then plain ASCII text takes the
+    /// general path too).
+    maps_ascii: bool,
 }
 
 impl Folder {
@@ -25,8 +28,12 @@ impl Folder {
                     _ => None,
                 }
             })
-            .collect();
-        Folder { cyrillic }
+            .collect::<BTreeMap<char, String>>();
+        let maps_ascii = cyrillic.keys().any(char::is_ascii);
+        Folder {
+            cyrillic,
+            maps_ascii,
+        }
     }
 
     /// Transliterates Serbian Cyrillic to Serbian Latin, leaving everything else as it is.
@@ -47,7 +54,7 @@ impl Folder {
             out: String::with_capacity(text.len()),
             pending_space: false,
         };
-        if text.is_ascii() {
+        if text.is_ascii() && !self.maps_ascii {
             // Nothing to transliterate, decompose or strip: the common case, without allocating.
             for c in text.chars() {
                 folded.push(c.to_ascii_lowercase());
@@ -184,6 +191,9 @@ mod tests {
         assert_eq!(f.fold(" O'Neil-Smith, jr. / Ë "), "oneil smith jr e");
         assert_eq!(f.fold("--"), "");
         assert_eq!(f.fold("ß Đ"), "ss dj");
+        // A table that transliterates an ASCII letter applies to plain ASCII text as well.
+        let odd = Folder::new(vec![("x".to_string(), "ks".to_string())]);
+        assert_eq!(odd.fold("Xx x"), "xks ks");
     }
 
     #[test]
