@@ -25,7 +25,8 @@ use crate::findings::Language;
 use crate::findings::{Finding, Severity};
 use crate::identity::{assign_ids, IdentityMemory, PseudonymKey};
 use crate::intake::{
-    display_name, take_in, Accepted, AssetError, Assets, FileContext, Quarantined, SourceAssets,
+    display_name, take_in, Accepted, AssetError, Assets, FileContext, FileOutcome, Quarantined,
+    SourceAssets,
 };
 use crate::linkage::{LinkRecord, Linkage};
 use crate::publish::{IdentifiedChild, Publication};
@@ -68,7 +69,7 @@ pub enum RunError {
 }
 
 /// Receives progress of a run; the binary draws bars with it, tests ignore it.
-pub trait Progress {
+pub trait Progress: Sync {
     /// A new stage begins, with the number of steps if known.
     fn stage(&self, name: &str, total: Option<u64>);
     /// One more step of the current stage.
@@ -559,7 +560,9 @@ pub fn link_records(
 
 /// Reads every source: each folder's files (with a state store, keeping each new content in its
 /// archive) and each HTTP source's stored records (from the state store, or the state database
-/// opened for reading when none is given).
+/// opened for reading when none is given). Folder files are read, decoded and checked on every
+/// core at once, largest first; what came of them is added in source and file order, so the intake
+/// is the same whatever finished first.
 fn read_sources(
     config: &Config,
     assets: &Assets,
@@ -569,21 +572,35 @@ fn read_sources(
 ) -> Intake {
     let mut intake = Intake::default();
     let mut reader = None;
-    for (name, source) in &config.sources {
-        intake.counts.entry(name.clone()).or_default();
-        let Some(source_assets) = assets.source(name) else {
-            continue;
-        };
-        let reading = Reading {
-            name,
-            source,
-            assets,
-            source_assets,
-            as_of,
-        };
-        match source.origin() {
-            Some(Origin::Folder { path, glob }) => {
-                read_folder(&reading, (path, glob), progress, archive, &mut intake);
+    let readings: Vec<(Reading<'_>, Option<Origin<'_>>)> = config
+        .sources
+        .iter()
+        .filter_map(|(name, source)| {
+            intake.counts.entry(name.clone()).or_default();
+            let reading = Reading {
+                name,
+                source,
+                assets,
+                source_assets: assets.source(name)?,
+                as_of,
+            };
+            Some((reading, source.origin()))
+        })
+        .collect();
+    let folders: Vec<FolderListing> = readings
+        .iter()
+        .map(|(reading, origin)| match origin {
+            Some(Origin::Folder { path, glob }) => list_folder(reading.name, path, glob),
+            _ => FolderListing::default(),
+        })
+        .collect();
+    let shelf = archive.map(StateStore::archive_shelf);
+    let mut read = read_files(&readings, &folders, shelf.as_ref(), progress);
+    for ((reading, origin), folder) in readings.iter().zip(folders) {
+        match origin {
+            Some(Origin::Folder { .. }) => {
+                let files = read.by_ref().take(folder.files.len());
+                add_folder(reading, folder, files, &mut intake);
             }
             Some(Origin::Http(http)) => {
                 let store = match archive {
@@ -597,7 +614,7 @@ fn read_sources(
                         reader.as_ref()
                     }
                 };
-                read_stored(&reading, http, store, &mut intake);
+                read_stored(reading, http, store, &mut intake);
             }
             None => {}
         }
@@ -615,111 +632,229 @@ struct Reading<'a> {
 }
 
 impl Reading<'_> {
-    /// Takes in one decoded input and adds what came of it to the intake.
-    fn take_in(&self, input: InputFile, decoded: Decoded, intake: &mut Intake) {
-        let ctx = FileContext {
+    /// The file being taken in, for the checks.
+    fn context<'a>(&'a self, file: &'a str) -> FileContext<'a> {
+        FileContext {
             source: self.name,
             institution: &self.source.institution,
-            file: &input.file,
+            file,
             format: &self.source.format,
             as_of: self.as_of,
-        };
-        let started = std::time::Instant::now();
-        let outcome = take_in(&ctx, decoded, self.source_assets, self.assets);
-        let check = outcome.check_seconds;
-        for (step, seconds) in [
-            ("validate", check.validate),
-            ("map", check.map),
-            ("rules", check.rules),
-        ] {
-            *intake.steps.entry(step).or_insert(0.0) += seconds;
         }
-        tracing::debug!(source = %self.name, file = %input.file, check_ms = started.elapsed().as_millis() as u64, "checked");
-        let counts = intake.counts.entry(self.name.to_string()).or_default();
-        counts.files += 1;
-        counts.received += outcome.received;
-        counts.accepted += outcome.accepted.len();
-        counts.quarantined += outcome.quarantined.len();
-        intake.inputs.push(InputFile {
-            records: outcome.received,
-            ..input
-        });
-        intake.accepted.extend(outcome.accepted);
-        intake.quarantined.extend(outcome.quarantined);
-        intake.findings.extend(outcome.findings);
+    }
+
+    /// Takes in one decoded input and adds what came of it to the intake.
+    fn take_in(&self, input: InputFile, decoded: Decoded, intake: &mut Intake) {
+        let outcome = take_in(
+            &self.context(&input.file),
+            decoded,
+            self.source_assets,
+            self.assets,
+        );
+        add_outcome(self.name, input, outcome, intake);
     }
 }
 
-/// Reads a folder source's files; the same content twice (under any name) is read once.
-fn read_folder(
-    reading: &Reading<'_>,
-    (path, glob): (&Path, &str),
-    progress: &dyn Progress,
-    archive: Option<&StateStore>,
-    intake: &mut Intake,
-) {
-    let name = reading.name;
-    let mut errors = Vec::new();
-    let files = match list_files_with_skips(path, glob) {
+/// Adds what came of one input to the intake.
+fn add_outcome(source: &str, input: InputFile, outcome: FileOutcome, intake: &mut Intake) {
+    let check = outcome.check_seconds;
+    for (step, seconds) in [
+        ("validate", check.validate),
+        ("map", check.map),
+        ("rules", check.rules),
+    ] {
+        *intake.steps.entry(step).or_insert(0.0) += seconds;
+    }
+    let counts = intake.counts.entry(source.to_string()).or_default();
+    counts.files += 1;
+    counts.received += outcome.received;
+    counts.accepted += outcome.accepted.len();
+    counts.quarantined += outcome.quarantined.len();
+    intake.inputs.push(InputFile {
+        records: outcome.received,
+        ..input
+    });
+    intake.accepted.extend(outcome.accepted);
+    intake.quarantined.extend(outcome.quarantined);
+    intake.findings.extend(outcome.findings);
+}
+
+/// A folder source's files, in the order they are taken in, and the entries that could not be
+/// listed.
+#[derive(Debug, Default)]
+struct FolderListing {
+    dir: PathBuf,
+    files: Vec<PathBuf>,
+    errors: Vec<String>,
+}
+
+fn list_folder(name: &str, dir: &Path, glob: &str) -> FolderListing {
+    let mut listing = FolderListing {
+        dir: dir.to_path_buf(),
+        ..FolderListing::default()
+    };
+    match list_files_with_skips(dir, glob) {
         Ok((files, skipped)) => {
             for skip in skipped {
                 tracing::warn!(source = %name, error = %skip, "folder entry skipped");
-                errors.push(skip);
+                listing.errors.push(skip);
             }
-            files
+            listing.files = files;
         }
         Err(e) => {
             tracing::warn!(source = %name, error = %e, "source skipped");
-            errors.push(e.to_string());
-            Vec::new()
+            listing.errors.push(e.to_string());
+        }
+    }
+    listing
+}
+
+/// What came of reading one file of a folder, or why it could not be read (the message names it).
+type FileRead = Result<TakenFile, String>;
+
+/// A file of a folder, read, decoded and checked.
+struct TakenFile {
+    input: InputFile,
+    outcome: FileOutcome,
+    decode_seconds: f64,
+    /// The file could not be kept in the archive (the message names it).
+    not_archived: Option<String>,
+}
+
+/// Reads, archives, decodes and checks every listed file, the largest first on whichever core is
+/// free; returns what came of each in listing order (folder by folder).
+fn read_files(
+    readings: &[(Reading<'_>, Option<Origin<'_>>)],
+    folders: &[FolderListing],
+    shelf: Option<&crate::state::ArchiveShelf>,
+    progress: &dyn Progress,
+) -> std::vec::IntoIter<FileRead> {
+    let mut jobs: Vec<(u64, usize, &Reading<'_>, &Path, &Path)> = Vec::new();
+    for ((reading, _), folder) in readings.iter().zip(folders) {
+        for path in &folder.files {
+            let size = std::fs::metadata(path).map_or(0, |m| m.len());
+            jobs.push((size, jobs.len(), reading, &folder.dir, path));
+        }
+    }
+    progress.stage("read sources", Some(jobs.len() as u64));
+    // Largest first, so that no core is left with one big file at the end.
+    jobs.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    // Each core takes the next job when it is done with one (a file's own checks still spread
+    // over every core).
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done = std::sync::Mutex::new(Vec::with_capacity(jobs.len()));
+    rayon::scope(|scope| {
+        for _ in 0..rayon::current_num_threads() {
+            scope.spawn(|_| loop {
+                let taken = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(&(_, order, reading, dir, path)) = jobs.get(taken) else {
+                    break;
+                };
+                let read = read_one(reading, dir, path, shelf);
+                progress.advance(1);
+                if let Ok(mut done) = done.lock() {
+                    done.push((order, read));
+                }
+            });
+        }
+    });
+    let mut done: Vec<(usize, FileRead)> = done.into_inner().unwrap_or_default();
+    done.sort_by_key(|(order, _)| *order);
+    done.into_iter()
+        .map(|(_, read)| read)
+        .collect::<Vec<_>>()
+        .into_iter()
+}
+
+/// Reads, archives, decodes and checks one file.
+fn read_one(
+    reading: &Reading<'_>,
+    dir: &Path,
+    path: &Path,
+    shelf: Option<&crate::state::ArchiveShelf>,
+) -> FileRead {
+    let name = reading.name;
+    let file_name = display_name(dir, path);
+    let file = match read_file(dir, path) {
+        Ok(file) => file,
+        Err(e) => {
+            tracing::warn!(source = %name, file = %file_name, error = %e, "file skipped");
+            return Err(e.to_string());
         }
     };
-    progress.stage(&format!("read {name}"), Some(files.len() as u64));
-    // Content already read (sha256 → file): the same export dropped twice is read once.
-    let mut read: BTreeMap<String, String> = BTreeMap::new();
-    for file_path in files {
-        let file_name = display_name(path, &file_path);
-        let file = match read_file(path, &file_path) {
-            Ok(file) => file,
-            Err(e) => {
-                tracing::warn!(source = %name, file = %file_name, error = %e, "file skipped");
-                errors.push(e.to_string());
+    let not_archived = shelf.and_then(|shelf| {
+        let e = shelf.keep(&file.sha256, &file.bytes).err()?;
+        tracing::warn!(source = %name, file = %file_name, error = %e, "not archived");
+        Some(format!("{file_name}: not archived: {e}"))
+    });
+    let started = std::time::Instant::now();
+    let decoded = decode(&file.bytes, &reading.source.format);
+    let decode_seconds = started.elapsed().as_secs_f64();
+    tracing::debug!(source = %name, file = %file_name, records = decoded.records.len(), decode_ms = started.elapsed().as_millis() as u64, "decoded");
+    let input = InputFile {
+        source: name.to_string(),
+        file: file_name,
+        sha256: file.sha256.clone(),
+        bytes: file.bytes.len(),
+        records: 0,
+        encoding: decoded.encoding.map(str::to_string),
+    };
+    drop(file);
+    let started = std::time::Instant::now();
+    let outcome = take_in(
+        &reading.context(&input.file),
+        decoded,
+        reading.source_assets,
+        reading.assets,
+    );
+    tracing::debug!(source = %name, file = %input.file, check_ms = started.elapsed().as_millis() as u64, "checked");
+    Ok(TakenFile {
+        input,
+        outcome,
+        decode_seconds,
+        not_archived,
+    })
+}
+
+/// Adds a folder's files to the intake in listing order; the same content twice (under any name)
+/// is taken in once.
+fn add_folder(
+    reading: &Reading<'_>,
+    folder: FolderListing,
+    files: impl Iterator<Item = FileRead>,
+    intake: &mut Intake,
+) {
+    let name = reading.name;
+    let mut errors = folder.errors;
+    // Content already taken in (sha256 → file): the same export dropped twice is taken in once.
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    for read in files {
+        let TakenFile {
+            input,
+            outcome,
+            decode_seconds,
+            not_archived,
+        } = match read {
+            Ok(taken) => taken,
+            Err(error) => {
+                errors.push(error);
                 continue;
             }
         };
-        if let Some(first) = read.get(&file.sha256) {
+        if let Some(first) = seen.get(&input.sha256) {
             intake.findings.push(duplicate_file_finding(
                 reading.assets,
                 name,
                 &reading.source.institution,
-                &file_name,
+                &input.file,
                 first,
             ));
-            progress.advance(1);
             continue;
         }
-        read.insert(file.sha256.clone(), format!("{name}/{file_name}"));
-        if let Some(store) = archive {
-            if let Err(e) = store.archive(&file.sha256, &file.bytes) {
-                tracing::warn!(source = %name, file = %file_name, error = %e, "not archived");
-                errors.push(format!("{file_name}: not archived: {e}"));
-            }
-        }
-        let started = std::time::Instant::now();
-        let decoded = decode(&file.bytes, &reading.source.format);
-        *intake.steps.entry("decode").or_insert(0.0) += started.elapsed().as_secs_f64();
-        tracing::debug!(source = %name, file = %file_name, records = decoded.records.len(), decode_ms = started.elapsed().as_millis() as u64, "decoded");
-        let input = InputFile {
-            source: name.to_string(),
-            file: file_name,
-            sha256: file.sha256.clone(),
-            bytes: file.bytes.len(),
-            records: 0,
-            encoding: decoded.encoding.map(str::to_string),
-        };
-        drop(file);
-        reading.take_in(input, decoded, intake);
-        progress.advance(1);
+        seen.insert(input.sha256.clone(), format!("{name}/{}", input.file));
+        errors.extend(not_archived);
+        *intake.steps.entry("decode").or_insert(0.0) += decode_seconds;
+        add_outcome(name, input, outcome, intake);
     }
     intake
         .counts

@@ -73,6 +73,36 @@ pub struct StateStore {
     _lock: Option<File>,
 }
 
+/// The content-addressed archive of raw inputs (`archive/<2 hex>/<sha256>`): only a folder, so
+/// files read on several threads are kept from each of them.
+#[derive(Debug, Clone)]
+pub struct ArchiveShelf {
+    dir: PathBuf,
+}
+
+impl ArchiveShelf {
+    /// Keeps a raw input once. The content is written under a name no other writer uses and then
+    /// renamed into place, so two threads keeping the same content never see half of it.
+    pub fn keep(&self, sha256: &str, bytes: &[u8]) -> Result<(), StateError> {
+        static WRITERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let folder = self.dir.join(sha256.get(..2).unwrap_or("00"));
+        let path = folder.join(sha256);
+        if path.exists() {
+            return Ok(());
+        }
+        let io = |source| StateError::Io {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&folder).map_err(io)?;
+        let writer = WRITERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let partial = folder.join(format!(".{sha256}.{}-{writer}.partial", std::process::id()));
+        write_private(&partial, bytes).map_err(io)?;
+        std::fs::rename(&partial, &path).map_err(io)?;
+        Ok(())
+    }
+}
+
 /// What a run's findings did to the open findings.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct FindingChanges {
@@ -362,23 +392,14 @@ impl StateStore {
 
     /// Keeps a raw input in the content-addressed archive (`archive/<2 hex>/<sha256>`), once.
     pub fn archive(&self, sha256: &str, bytes: &[u8]) -> Result<(), StateError> {
-        let folder = self
-            .dir
-            .join("archive")
-            .join(sha256.get(..2).unwrap_or("00"));
-        let path = folder.join(sha256);
-        if path.exists() {
-            return Ok(());
+        self.archive_shelf().keep(sha256, bytes)
+    }
+
+    /// The archive of raw inputs, to keep inputs in from any thread.
+    pub fn archive_shelf(&self) -> ArchiveShelf {
+        ArchiveShelf {
+            dir: self.dir.join("archive"),
         }
-        let io = |source| StateError::Io {
-            path: path.clone(),
-            source,
-        };
-        std::fs::create_dir_all(&folder).map_err(io)?;
-        let partial = folder.join(format!(".{sha256}.partial"));
-        write_private(&partial, bytes).map_err(io)?;
-        std::fs::rename(&partial, &path).map_err(io)?;
-        Ok(())
     }
 
     /// Brings the findings' lifecycle up to date with a run: findings raised now are opened (or kept
