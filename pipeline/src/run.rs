@@ -1659,25 +1659,20 @@ fn publish(
         lap("files written");
         Ok(())
     };
-    // The files are written by the workbook's thread that runs out of worksheets first (its largest
-    // worksheet alone takes longer than the others together); then the identifiers are written
-    // while the workbook is compressed, and kept only once the release is in place.
-    let mut files = None;
-    let filled = fill_xlsx_beside(
-        &dir.join("national.xlsx"),
-        &sheets,
-        Box::new(|| files = Some(write_files())),
-    );
-    lap("workbook filled");
-    let files = files.unwrap_or_else(|| {
-        Err(SinkError::Invalid(
-            "the CSV and JSON files were not written".into(),
-        ))
-    });
-    let files_ok = files.is_ok();
+    // The CSV and JSON files are written on a thread of their own from the moment a worksheet
+    // writer runs out of worksheets (the Cases sheet alone outlasts the others), alongside the rest of
+    // the workbook and its compression; then that thread writes the identifiers, kept only once the
+    // release is in place.
+    let (start, start_files) = std::sync::mpsc::channel::<()>();
+    let (files_sender, files_done) = std::sync::mpsc::channel::<Result<(), SinkError>>();
     let (release_sender, release_placed) = std::sync::mpsc::channel::<bool>();
     std::thread::scope(|scope| {
         let other_core = scope.spawn(move || {
+            // A closed channel (the workbook could not be filled) starts the files too.
+            let _ = start_files.recv();
+            let files = write_files();
+            let files_ok = files.is_ok();
+            let _ = files_sender.send(files);
             if !files_ok {
                 return Ok(());
             }
@@ -1686,8 +1681,21 @@ fn publish(
             lap("identifiers remembered");
             remembered
         });
+        let filled = fill_xlsx_beside(
+            &dir.join("national.xlsx"),
+            &sheets,
+            Box::new(move || {
+                let _ = start.send(());
+            }),
+        );
+        lap("workbook filled");
         let saved = filled.and_then(|workbook| workbook.save());
         lap("workbook saved");
+        let files = files_done.recv().unwrap_or_else(|_| {
+            Err(SinkError::Invalid(
+                "the CSV and JSON files were not written".into(),
+            ))
+        });
         let placed = files
             .map_err(|e| fail(&e))
             .and_then(|()| saved.map_err(|e| fail(&e)))

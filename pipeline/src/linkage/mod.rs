@@ -245,11 +245,21 @@ impl DisjointSets {
     /// The sets, each sorted, ordered by their smallest member.
     pub fn sets(mut self) -> Vec<Vec<usize>> {
         let n = self.parent.len();
-        let mut by_root: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        // Each set is numbered when its smallest member comes up.
+        let mut number_of_root = vec![usize::MAX; n];
+        let mut sets: Vec<Vec<usize>> = Vec::new();
         for i in 0..n {
             let root = self.find(i);
-            by_root.entry(root).or_default().push(i);
+            let number = match number_of_root[root] {
+                usize::MAX => {
+                    number_of_root[root] = sets.len();
+                    sets.push(Vec::new());
+                    sets.len() - 1
+                }
+                number => number,
+            };
+            sets[number].push(i);
         }
-        by_root.into_values().collect()
+        sets
     }
 }

@@ -192,20 +192,13 @@ impl Blocks {
             window: plan.window,
             skipped: 0,
         };
+        // One buffer for every key's values: a key at a time is held, and its pages are reused.
+        let mut keyed: Vec<(u64, u32, u32)> = Vec::new();
         for (index, key) in plan.keys.iter().enumerate().take(MAX_KEYS) {
             let started = std::time::Instant::now();
             // (value, tag, record) for every value of this key, sorted: each run of one value is a
             // block, its members grouped by tag.
-            let mut keyed: Vec<(u64, u32, u32)> = records
-                .par_iter()
-                .enumerate()
-                .flat_map_iter(|(i, p)| {
-                    let i = u32::try_from(i).unwrap_or(u32::MAX);
-                    key_values(p, index, key)
-                        .into_iter()
-                        .map(move |(value, tag)| (value, tag, i))
-                })
-                .collect();
+            key_values_of_all(records, index, key, &mut keyed);
             let hashed = started.elapsed().as_millis();
             keyed.par_sort_unstable();
             let sorted = started.elapsed().as_millis();
@@ -484,12 +477,58 @@ fn initial(s: &str) -> &str {
 /// A key value being hashed, and whether a spelling variant (not a name as written) went into it.
 type Partial = (FxHasher, bool);
 
-/// The values of `field` for record `p`, each hashed into a copy of every partial value in `partials`
-/// (a field with several values, such as the years of birth an age allows, multiplies the values).
-/// Empties `partials` if the record lacks the field.
-fn hash_field(field: KeyField, p: &Prepared<'_>, partials: &mut Vec<Partial>) {
+/// Records in a piece of the work of [`key_values_of_all`].
+const KEYED_CHUNK: usize = 4096;
+
+/// Every record's values of key number `index` as (value, tag, record), in record order, into `out`.
+fn key_values_of_all(
+    records: &[Prepared<'_>],
+    index: usize,
+    key: &BlockingKey,
+    out: &mut Vec<(u64, u32, u32)>,
+) {
+    let pieces: Vec<Vec<(u64, u32, u32)>> = records
+        .par_chunks(KEYED_CHUNK)
+        .enumerate()
+        .map_init(KeyScratch::default, |scratch, (piece, chunk)| {
+            let mut values = Vec::with_capacity(chunk.len() * 2);
+            for (k, p) in chunk.iter().enumerate() {
+                let i = u32::try_from(piece * KEYED_CHUNK + k).unwrap_or(u32::MAX);
+                key_values_into(p, index, key, scratch);
+                values.extend(scratch.values.iter().map(|&(value, tag)| (value, tag, i)));
+            }
+            values
+        })
+        .collect();
+    out.clear();
+    out.reserve(pieces.iter().map(Vec::len).sum());
+    for piece in pieces {
+        out.extend_from_slice(&piece);
+    }
+}
+
+/// Buffers reused from record to record while their key values are worked out.
+#[derive(Default)]
+struct KeyScratch {
+    partials: Vec<Partial>,
+    expanded: Vec<Partial>,
+    hashes: Vec<u64>,
+    /// The record's values of the key, with their tags.
+    values: Vec<(u64, u32)>,
+}
+
+/// The values of `field` for record `p`, each hashed into a copy of every partial value in
+/// `scratch.partials` (a field with several values, such as the years of birth an age allows,
+/// multiplies the values). Empties the partial values if the record lacks the field.
+fn hash_field(field: KeyField, p: &Prepared<'_>, scratch: &mut KeyScratch) {
     let r = p.record;
     let (given, surname) = (r.given_key.as_str(), p.surname_stem);
+    let KeyScratch {
+        partials,
+        expanded,
+        hashes,
+        ..
+    } = scratch;
     let mut one = |value: &dyn Fn(&mut FxHasher), present: bool| {
         if !present {
             partials.clear();
@@ -522,14 +561,18 @@ fn hash_field(field: KeyField, p: &Prepared<'_>, partials: &mut Vec<Partial>) {
         }
         KeyField::GivenInitial => one(&|h| initial(given).hash(h), true),
         KeyField::SurnameInitial => one(&|h| initial(surname).hash(h), true),
-        KeyField::GivenVariants => expand(partials, &deletions(given), true),
-        KeyField::SurnameVariants => expand(partials, &deletions(surname), true),
-        KeyField::BirthYear => {
-            let years: Vec<i32> = r
-                .birth_years
-                .map_or(Vec::new(), |(from, to)| (from..=to).collect());
-            expand(partials, &years, false);
+        KeyField::GivenVariants => {
+            deletions(given, hashes);
+            expand(partials, expanded, hashes.iter(), true);
         }
+        KeyField::SurnameVariants => {
+            deletions(surname, hashes);
+            expand(partials, expanded, hashes.iter(), true);
+        }
+        KeyField::BirthYear => match r.birth_years {
+            Some((from, to)) => expand(partials, expanded, from..=to, false),
+            None => partials.clear(),
+        },
         KeyField::BirthDate => one(&|h| r.birth_date.hash(h), r.birth_date.is_some()),
         KeyField::Municipality => optional(&r.municipality, partials),
         KeyField::Region => optional(&r.region, partials),
@@ -548,39 +591,42 @@ fn optional(value: &Option<String>, partials: &mut Vec<Partial>) {
 
 /// Replaces each partial value by one copy per value, the value hashed in (none when there are no
 /// values). With `variants`, every value but the first is a spelling variant.
-fn expand<T: Hash>(partials: &mut Vec<Partial>, values: &[T], variants: bool) {
-    let expanded: Vec<Partial> = partials
-        .iter()
-        .flat_map(|(h, varied)| {
-            values.iter().enumerate().map(move |(k, v)| {
-                let mut h = h.clone();
-                v.hash(&mut h);
-                (h, *varied || (variants && k > 0))
-            })
-        })
-        .collect();
-    *partials = expanded;
+fn expand<T: Hash>(
+    partials: &mut Vec<Partial>,
+    expanded: &mut Vec<Partial>,
+    values: impl Iterator<Item = T> + Clone,
+    variants: bool,
+) {
+    expanded.clear();
+    for (h, varied) in partials.iter() {
+        for (k, v) in values.clone().enumerate() {
+            let mut h = h.clone();
+            v.hash(&mut h);
+            expanded.push((h, *varied || (variants && k > 0)));
+        }
+    }
+    std::mem::swap(partials, expanded);
 }
 
 /// Hashes of a name and of every spelling of it with one letter left out (none for an empty name),
-/// letter by letter so that a shortened spelling hashes as the same name written so would.
-fn deletions(name: &str) -> Vec<u64> {
+/// into `hashes`; letter by letter so that a shortened spelling hashes as the same name written so
+/// would.
+fn deletions(name: &str, hashes: &mut Vec<u64>) {
+    hashes.clear();
     if name.is_empty() {
-        return Vec::new();
+        return;
     }
-    let letters: Vec<char> = name.chars().collect();
     let hash = |skip: Option<usize>| {
         let mut h = FxHasher::default();
-        for (k, &c) in letters.iter().enumerate() {
+        for (k, c) in name.chars().enumerate() {
             if Some(k) != skip {
                 h.write_u32(u32::from(c));
             }
         }
         h.finish()
     };
-    std::iter::once(hash(None))
-        .chain((0..letters.len()).map(|k| hash(Some(k))))
-        .collect()
+    hashes.push(hash(None));
+    hashes.extend((0..name.chars().count()).map(|k| hash(Some(k))));
 }
 
 /// The values record `p` has for key number `index` of the plan, each once, with the record's name
@@ -588,38 +634,35 @@ fn deletions(name: &str) -> Vec<u64> {
 /// year of birth where the key has the year, one per spelling where it has variants). The index
 /// sits in the top byte; two different values share the remaining 56 bits about once in 2^56 draws,
 /// which would merely merge two blocks.
-fn key_values(p: &Prepared<'_>, index: usize, key: &BlockingKey) -> Vec<(u64, u32)> {
-    let mut partials: Vec<Partial> = vec![(FxHasher::default(), false)];
+fn key_values_into(p: &Prepared<'_>, index: usize, key: &BlockingKey, scratch: &mut KeyScratch) {
+    scratch.partials.clear();
+    scratch.partials.push((FxHasher::default(), false));
     for &field in &key.fields {
-        hash_field(field, p, &mut partials);
+        hash_field(field, p, scratch);
     }
     // A value made from a spelling variant is tagged with the name it varies, when only one field
     // of the key has variants.
-    let varied: Vec<u32> = key
-        .fields
-        .iter()
-        .filter_map(|field| match field {
-            KeyField::GivenVariants => Some(p.code.given),
-            KeyField::SurnameVariants => Some(p.code.surname),
-            _ => None,
-        })
-        .collect();
-    let tag = match varied.as_slice() {
-        [code] => *code,
+    let mut varied = key.fields.iter().filter_map(|field| match field {
+        KeyField::GivenVariants => Some(p.code.given),
+        KeyField::SurnameVariants => Some(p.code.surname),
+        _ => None,
+    });
+    let tag = match (varied.next(), varied.next()) {
+        (Some(code), None) => code,
         _ => 0,
     };
     let kind = (index as u64) << KIND_SHIFT;
-    let mut values: Vec<(u64, u32)> = partials
-        .iter()
-        .map(|(h, variant)| {
-            let value = kind | (h.finish() >> (64 - KIND_SHIFT));
-            (value, if *variant { tag } else { 0 })
-        })
-        .collect();
+    let KeyScratch {
+        partials, values, ..
+    } = scratch;
+    values.clear();
+    values.extend(partials.iter().map(|(h, variant)| {
+        let value = kind | (h.finish() >> (64 - KIND_SHIFT));
+        (value, if *variant { tag } else { 0 })
+    }));
     // One value per record: the name as written wins over a variant that happens to equal it.
     values.sort_unstable();
     values.dedup_by_key(|(value, _)| *value);
-    values
 }
 
 /// Every key value a record is blocked on (see [`key_values`]). A true pair is missed only if it
@@ -628,7 +671,10 @@ fn key_values(p: &Prepared<'_>, index: usize, key: &BlockingKey) -> Vec<(u64, u3
 pub(super) fn blocking_keys(p: &Prepared<'_>, keys: &[BlockingKey]) -> Vec<u64> {
     keys.iter()
         .enumerate()
-        .flat_map(|(index, key)| key_values(p, index, key))
-        .map(|(value, _)| value)
+        .flat_map(|(index, key)| {
+            let mut scratch = KeyScratch::default();
+            key_values_into(p, index, key, &mut scratch);
+            scratch.values.into_iter().map(|(value, _)| value)
+        })
         .collect()
 }

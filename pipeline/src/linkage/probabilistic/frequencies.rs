@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::hash::Hash;
 
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use super::compare::{Gamma, Prepared, NONE};
@@ -139,14 +140,24 @@ fn full_in_place(p: &Prepared<'_>) -> Option<(u32, u32, u32)> {
 impl NameFrequencies {
     /// Counts names over `children` (each a list of record indexes) and looks up every record's.
     pub(super) fn new(records: &[Prepared<'_>], children: &[Vec<usize>]) -> NameFrequencies {
-        let given_counts = ValueCounts::new(per_child(records, children, given));
-        let surname_counts = ValueCounts::new(per_child(records, children, surname));
-        let full_counts = ValueCounts::new(per_child(records, children, full));
-        let place_counts = ValueCounts::new(per_child(records, children, full_in_place));
+        let ((given_counts, surname_counts), (full_counts, place_counts)) = rayon::join(
+            || {
+                rayon::join(
+                    || ValueCounts::new(per_child(records, children, given)),
+                    || ValueCounts::new(per_child(records, children, surname)),
+                )
+            },
+            || {
+                rayon::join(
+                    || ValueCounts::new(per_child(records, children, full)),
+                    || ValueCounts::new(per_child(records, children, full_in_place)),
+                )
+            },
+        );
         let others = (children.len().saturating_sub(1)).max(1) as f64;
         let share = |count: Option<f64>| count.map_or(f64::NAN, |c| c / others);
         let shares = records
-            .iter()
+            .par_iter()
             .map(|p| Shares {
                 given: share(given(p).and_then(|v| given_counts.others(&v))),
                 surname: share(surname(p).and_then(|v| surname_counts.others(&v))),

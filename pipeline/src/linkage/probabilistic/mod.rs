@@ -424,7 +424,10 @@ impl Scoring<'_, '_> {
             .zip(competing)
             .map(|(&(l, i, j), c)| (competition::exclusive_probability(l, c), i, j))
             .collect();
-        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+        // Each pair once, so the order is total and an unstable sort gives it exactly.
+        scored.par_sort_unstable_by(|a, b| {
+            b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2))
+        });
         scored
     }
 
