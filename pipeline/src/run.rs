@@ -345,7 +345,7 @@ fn run_with_state(
     let standardising = std::time::Instant::now();
     let records: Vec<LinkRecord> = intake
         .accepted
-        .iter()
+        .par_iter()
         .map(|a| LinkRecord::from_case(&a.provenance.source, &a.case, &assets.reference.folder))
         .collect();
     crate::review::import_decisions_file(store, &config.run.state_dir)?;
@@ -484,53 +484,66 @@ fn run_with_state(
     crate::review::write_queue(&config.run.state_dir, &queue)?;
     clock.lap("publish");
 
-    let now = Utc::now().to_rfc3339();
-    let delivered: Vec<String> = intake
-        .counts
-        .iter()
-        // A source with a file or folder it could not read this time keeps its findings open.
-        .filter(|(_, c)| c.files > 0 && c.errors.is_empty())
-        .map(|(name, _)| name.clone())
-        .collect();
-    let finding_changes = store.update_findings(&run_id, &now, &intake.findings, &delivered)?;
+    let unique_children = children.len();
+    // What was published is not needed any more. A million records take about a second to free:
+    // they are freed on another core while the findings are brought up to date and mailed.
+    let published = (
+        std::mem::take(&mut intake.accepted),
+        std::mem::take(&mut intake.quarantined),
+        children,
+        child_of,
+        linkage,
+    );
+    std::thread::scope(|scope| {
+        scope.spawn(move || drop(published));
+        let now = Utc::now().to_rfc3339();
+        let delivered: Vec<String> = intake
+            .counts
+            .iter()
+            // A source with a file or folder it could not read this time keeps its findings open.
+            .filter(|(_, c)| c.files > 0 && c.errors.is_empty())
+            .map(|(name, _)| name.clone())
+            .collect();
+        let finding_changes = store.update_findings(&run_id, &now, &intake.findings, &delivered)?;
 
-    progress.stage("alerts", None);
-    // The daemon's publication leaves digests to the `digests` job when one is scheduled; a run
-    // started by hand plans them from the findings' history and sends them at once.
-    let deferred = kind == "publish" && config.schedule.digests.is_some();
-    let mut delivery = Delivery::default();
-    if deferred {
-        mail_outcome(&mut delivery, deliver_due(config, store, Backoff::Respect));
-    } else {
-        let queued = queue_digests(config, store, &assets.rules, &templates, &run_id);
-        mail_outcome(&mut delivery, queued);
-        mail_outcome(&mut delivery, deliver_due(config, store, Backoff::Ignore));
-    }
-    let (emails_written, email_errors) = (delivery.sent, delivery.errors);
-    clock.lap("alerts");
+        progress.stage("alerts", None);
+        // The daemon's publication leaves digests to the `digests` job when one is scheduled; a run
+        // started by hand plans them from the findings' history and sends them at once.
+        let deferred = kind == "publish" && config.schedule.digests.is_some();
+        let mut delivery = Delivery::default();
+        if deferred {
+            mail_outcome(&mut delivery, deliver_due(config, store, Backoff::Respect));
+        } else {
+            let queued = queue_digests(config, store, &assets.rules, &templates, &run_id);
+            mail_outcome(&mut delivery, queued);
+            mail_outcome(&mut delivery, deliver_due(config, store, Backoff::Ignore));
+        }
+        let (emails_written, email_errors) = (delivery.sent, delivery.errors);
+        clock.lap("alerts");
 
-    let mut findings = BTreeMap::new();
-    let mut findings_by_institution = BTreeMap::new();
-    for f in &intake.findings {
-        *findings.entry(f.severity.as_str().to_string()).or_insert(0) += 1;
-        *findings_by_institution
-            .entry(f.institution.clone())
-            .or_insert(0) += 1;
-    }
-    Ok(RunSummary {
-        run_id,
-        started_at: started.to_rfc3339(),
-        finished_at: Utc::now().to_rfc3339(),
-        sources: intake.counts,
-        unique_children: children.len(),
-        findings,
-        findings_by_institution,
-        emails_written,
-        email_errors,
-        published_to,
-        stage_seconds: clock.seconds,
-        new_inputs,
-        finding_changes,
+        let mut findings = BTreeMap::new();
+        let mut findings_by_institution = BTreeMap::new();
+        for f in &intake.findings {
+            *findings.entry(f.severity.as_str().to_string()).or_insert(0) += 1;
+            *findings_by_institution
+                .entry(f.institution.clone())
+                .or_insert(0) += 1;
+        }
+        Ok(RunSummary {
+            run_id,
+            started_at: started.to_rfc3339(),
+            finished_at: Utc::now().to_rfc3339(),
+            sources: intake.counts,
+            unique_children,
+            findings,
+            findings_by_institution,
+            emails_written,
+            email_errors,
+            published_to,
+            stage_seconds: clock.seconds,
+            new_inputs,
+            finding_changes,
+        })
     })
 }
 
@@ -1659,20 +1672,25 @@ fn publish(
         lap("files written");
         Ok(())
     };
-    // The CSV and JSON files are written on a thread of their own from the moment a worksheet
-    // writer runs out of worksheets (the Cases sheet alone outlasts the others), alongside the rest of
-    // the workbook and its compression; then that thread writes the identifiers, kept only once the
-    // release is in place.
-    let (start, start_files) = std::sync::mpsc::channel::<()>();
-    let (files_sender, files_done) = std::sync::mpsc::channel::<Result<(), SinkError>>();
+    // The files are written by the workbook's thread that runs out of worksheets first (its largest
+    // worksheet alone takes longer than the others together); then the identifiers are written
+    // while the workbook is compressed, and kept only once the release is in place.
+    let mut files = None;
+    let filled = fill_xlsx_beside(
+        &dir.join("national.xlsx"),
+        &sheets,
+        Box::new(|| files = Some(write_files())),
+    );
+    lap("workbook filled");
+    let files = files.unwrap_or_else(|| {
+        Err(SinkError::Invalid(
+            "the CSV and JSON files were not written".into(),
+        ))
+    });
+    let files_ok = files.is_ok();
     let (release_sender, release_placed) = std::sync::mpsc::channel::<bool>();
     std::thread::scope(|scope| {
         let other_core = scope.spawn(move || {
-            // A closed channel (the workbook could not be filled) starts the files too.
-            let _ = start_files.recv();
-            let files = write_files();
-            let files_ok = files.is_ok();
-            let _ = files_sender.send(files);
             if !files_ok {
                 return Ok(());
             }
@@ -1681,21 +1699,8 @@ fn publish(
             lap("identifiers remembered");
             remembered
         });
-        let filled = fill_xlsx_beside(
-            &dir.join("national.xlsx"),
-            &sheets,
-            Box::new(move || {
-                let _ = start.send(());
-            }),
-        );
-        lap("workbook filled");
         let saved = filled.and_then(|workbook| workbook.save());
         lap("workbook saved");
-        let files = files_done.recv().unwrap_or_else(|_| {
-            Err(SinkError::Invalid(
-                "the CSV and JSON files were not written".into(),
-            ))
-        });
         let placed = files
             .map_err(|e| fail(&e))
             .and_then(|()| saved.map_err(|e| fail(&e)))
