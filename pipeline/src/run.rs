@@ -1635,6 +1635,7 @@ fn publish(
     manifest: &Value,
     remember: impl FnOnce(&mut dyn FnMut() -> bool) -> Result<(), RunError> + Send,
 ) -> Result<PathBuf, RunError> {
+    let begun = std::time::Instant::now();
     let fail = |e: &dyn std::fmt::Display| RunError::Publish(e.to_string());
     let target = &config.run.output_dir;
     if let Some(parent) = target.parent() {
@@ -1655,6 +1656,10 @@ fn publish(
     let summary = publication.summary();
     verify_tables(counts, cases.sources(), quarantine.sources())?;
     let sheets: [&dyn Rows; 4] = [&summary, &children, &cases, &quarantine];
+    tracing::debug!(
+        elapsed_ms = begun.elapsed().as_millis() as u64,
+        "publication tables ordered"
+    );
     let started = std::time::Instant::now();
     let lap = |step: &str| {
         tracing::debug!(
