@@ -728,10 +728,29 @@ type FileRead = Result<TakenFile, String>;
 /// A file of a folder, read, decoded and checked.
 struct TakenFile {
     input: InputFile,
-    outcome: FileOutcome,
+    /// `None` when an earlier file of the folder has the same content: it is taken in once.
+    outcome: Option<FileOutcome>,
     decode_seconds: f64,
     /// The file could not be kept in the archive (the message names it).
     not_archived: Option<String>,
+}
+
+/// One listed file of a folder source, to be taken in.
+#[derive(Clone, Copy)]
+struct FileJob<'a> {
+    /// Its place in the listing of every folder, folder by folder.
+    order: usize,
+    size: u64,
+    reading: &'a Reading<'a>,
+    dir: &'a Path,
+    path: &'a Path,
+}
+
+/// What the threads taking in files share.
+struct SharedIntake<'a> {
+    shelf: Option<&'a crate::state::ArchiveShelf>,
+    /// For each source and content (sha256), the first listed file known to have it.
+    first_with: std::sync::Mutex<BTreeMap<(&'a str, String), usize>>,
 }
 
 /// Reads, archives, decodes and checks every listed file, the largest first on whichever core is
@@ -742,36 +761,42 @@ fn read_files(
     shelf: Option<&crate::state::ArchiveShelf>,
     progress: &dyn Progress,
 ) -> std::vec::IntoIter<FileRead> {
-    let mut jobs: Vec<(u64, usize, &Reading<'_>, &Path, &Path)> = Vec::new();
+    let mut jobs: Vec<FileJob<'_>> = Vec::new();
     for ((reading, _), folder) in readings.iter().zip(folders) {
         for path in &folder.files {
-            let size = std::fs::metadata(path).map_or(0, |m| m.len());
-            jobs.push((size, jobs.len(), reading, &folder.dir, path));
+            jobs.push(FileJob {
+                order: jobs.len(),
+                size: std::fs::metadata(path).map_or(0, |m| m.len()),
+                reading,
+                dir: &folder.dir,
+                path,
+            });
         }
     }
     progress.stage("read sources", Some(jobs.len() as u64));
     // Largest first, so that no core is left with one big file at the end.
-    jobs.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    jobs.sort_by(|a, b| b.size.cmp(&a.size).then(a.order.cmp(&b.order)));
+    let shared = SharedIntake {
+        shelf,
+        first_with: std::sync::Mutex::new(BTreeMap::new()),
+    };
     // Each core takes the next job when it is done with one (a file's own checks still spread
-    // over every core).
+    // over every core). One loop per pool thread, never more: a thread waiting on its file's
+    // checks cannot start a second loop inside the first.
     let next = std::sync::atomic::AtomicUsize::new(0);
     let done = std::sync::Mutex::new(Vec::with_capacity(jobs.len()));
-    rayon::scope(|scope| {
-        for _ in 0..rayon::current_num_threads() {
-            scope.spawn(|_| loop {
-                let taken = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(&(_, order, reading, dir, path)) = jobs.get(taken) else {
-                    break;
-                };
-                let read = read_one(reading, dir, path, shelf);
-                progress.advance(1);
-                if let Ok(mut done) = done.lock() {
-                    done.push((order, read));
-                }
-            });
-        }
+    rayon::broadcast(|_| loop {
+        let taken = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let Some(job) = jobs.get(taken) else {
+            break;
+        };
+        let read = read_one(job, &shared);
+        progress.advance(1);
+        done.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((job.order, read));
     });
-    let mut done: Vec<(usize, FileRead)> = done.into_inner().unwrap_or_default();
+    let mut done: Vec<(usize, FileRead)> = done.into_inner().unwrap_or_else(|e| e.into_inner());
     done.sort_by_key(|(order, _)| *order);
     done.into_iter()
         .map(|(_, read)| read)
@@ -779,39 +804,53 @@ fn read_files(
         .into_iter()
 }
 
-/// Reads, archives, decodes and checks one file.
-fn read_one(
-    reading: &Reading<'_>,
-    dir: &Path,
-    path: &Path,
-    shelf: Option<&crate::state::ArchiveShelf>,
-) -> FileRead {
+/// Reads, archives, decodes and checks one file, unless an earlier file of its folder has the same
+/// content.
+fn read_one<'a>(job: &FileJob<'a>, shared: &SharedIntake<'a>) -> FileRead {
+    let reading = job.reading;
     let name = reading.name;
-    let file_name = display_name(dir, path);
-    let file = match read_file(dir, path) {
+    let file_name = display_name(job.dir, job.path);
+    let file = match read_file(job.dir, job.path) {
         Ok(file) => file,
         Err(e) => {
             tracing::warn!(source = %name, file = %file_name, error = %e, "file skipped");
             return Err(e.to_string());
         }
     };
-    let not_archived = shelf.and_then(|shelf| {
-        let e = shelf.keep(&file.sha256, &file.bytes).err()?;
-        tracing::warn!(source = %name, file = %file_name, error = %e, "not archived");
-        Some(format!("{file_name}: not archived: {e}"))
-    });
-    let started = std::time::Instant::now();
-    let decoded = decode(&file.bytes, &reading.source.format);
-    let decode_seconds = started.elapsed().as_secs_f64();
-    tracing::debug!(source = %name, file = %file_name, records = decoded.records.len(), decode_ms = started.elapsed().as_millis() as u64, "decoded");
-    let input = InputFile {
+    let mut input = InputFile {
         source: name.to_string(),
         file: file_name,
         sha256: file.sha256.clone(),
         bytes: file.bytes.len(),
         records: 0,
-        encoding: decoded.encoding.map(str::to_string),
+        encoding: None,
     };
+    let first = {
+        let mut first_with = shared.first_with.lock().unwrap_or_else(|e| e.into_inner());
+        let first = first_with
+            .entry((name, file.sha256.clone()))
+            .or_insert(job.order);
+        *first = (*first).min(job.order);
+        *first
+    };
+    if first < job.order {
+        return Ok(TakenFile {
+            input,
+            outcome: None,
+            decode_seconds: 0.0,
+            not_archived: None,
+        });
+    }
+    let not_archived = shared.shelf.and_then(|shelf| {
+        let e = shelf.keep(&file.sha256, &file.bytes).err()?;
+        tracing::warn!(source = %name, file = %input.file, error = %e, "not archived");
+        Some(format!("{}: not archived: {e}", input.file))
+    });
+    let started = std::time::Instant::now();
+    let decoded = decode(&file.bytes, &reading.source.format);
+    let decode_seconds = started.elapsed().as_secs_f64();
+    tracing::debug!(source = %name, file = %input.file, records = decoded.records.len(), decode_ms = started.elapsed().as_millis() as u64, "decoded");
+    input.encoding = decoded.encoding.map(str::to_string);
     drop(file);
     let started = std::time::Instant::now();
     let outcome = take_in(
@@ -823,7 +862,7 @@ fn read_one(
     tracing::debug!(source = %name, file = %input.file, check_ms = started.elapsed().as_millis() as u64, "checked");
     Ok(TakenFile {
         input,
-        outcome,
+        outcome: Some(outcome),
         decode_seconds,
         not_archived,
     })
@@ -864,6 +903,12 @@ fn add_folder(
             ));
             continue;
         }
+        let Some(outcome) = outcome else {
+            // Only a file whose content an earlier file had is left out, and that file was
+            // taken in above.
+            errors.push(format!("{}: not taken in", input.file));
+            continue;
+        };
         seen.insert(input.sha256.clone(), format!("{name}/{}", input.file));
         errors.extend(not_archived);
         *intake.steps.entry("decode").or_insert(0.0) += decode_seconds;

@@ -97,9 +97,12 @@ impl ArchiveShelf {
         std::fs::create_dir_all(&folder).map_err(io)?;
         let writer = WRITERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let partial = folder.join(format!(".{sha256}.{}-{writer}.partial", std::process::id()));
-        write_private(&partial, bytes).map_err(io)?;
-        std::fs::rename(&partial, &path).map_err(io)?;
-        Ok(())
+        let kept = write_private(&partial, bytes).and_then(|()| std::fs::rename(&partial, &path));
+        if kept.is_err() {
+            // A raw export must not linger under a name nothing will write again.
+            let _ = std::fs::remove_file(&partial);
+        }
+        kept.map_err(io)
     }
 }
 
