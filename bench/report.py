@@ -17,14 +17,22 @@ STAGES = ["decode", "validate", "map", "rules", "standardise", "block", "score",
 
 
 def read_time(path):
-    """(wall s, cpu s, peak RSS MB) from GNU time's '%e %U %S %M'."""
+    """(wall s, cpu s, peak RSS MB, kernel s) from GNU time's '%e %U %S %M'."""
     wall, user, system, rss_kb = Path(path).read_text().split()
-    return float(wall), float(user) + float(system), int(rss_kb) / 1024
+    return float(wall), float(user) + float(system), int(rss_kb) / 1024, float(system)
+
+
+def host_check(folder):
+    """Seconds the host took to fault in 512 MiB of fresh memory before the runs (run.sh's check),
+    or None. On a quiet host well under a second; when the host is slow, page faults are too and
+    so is every figure measured meanwhile."""
+    path = Path(folder) / "host_touch_512mb_s.txt"
+    return float(path.read_text()) if path.exists() else None
 
 
 def summarise(size, folder, runs):
     folder = Path(folder)
-    out = {"records": size, "runs": runs}
+    out = {"records": size, "runs": runs, "host_touch_512mb_s": host_check(folder)}
     times = [read_time(folder / f"time.{r}.txt") for r in range(1, runs + 1)]
     summaries = [json.loads((folder / f"summary.{r}.json").read_text()) for r in range(1, runs + 1)]
     e = json.loads((folder / "eval.json").read_text())
@@ -33,6 +41,8 @@ def summarise(size, folder, runs):
         "cpu_s": statistics.median(t[1] for t in times),
         "rss_mb": statistics.median(t[2] for t in times),
         "wall_s_runs": [t[0] for t in times],
+        # Kernel seconds: mostly page faults, the first thing a slow host makes slower.
+        "sys_s_runs": [t[3] for t in times],
         # Linkage alone (standardise, block, score, cluster): the part Splink does.
         "link_s": statistics.median(x["stage_seconds"].get("link", 0.0) for x in summaries),
         "stages_s": {s: statistics.median(x["stage_seconds"].get(s, 0.0) for x in summaries)
@@ -52,6 +62,7 @@ def summarise(size, folder, runs):
             "cpu_s": statistics.median(t[1] for t in stimes),
             "rss_mb": statistics.median(t[2] for t in stimes),
             "wall_s_runs": [t[0] for t in stimes],
+            "sys_s_runs": [t[3] for t in stimes],
             # Training, prediction and clustering, without loading the CSV.
             "link_s": statistics.median(
                 x["train_s"] + x["predict_s"] + x["cluster_s"] for x in results),
@@ -83,6 +94,20 @@ def table(sizes):
     for size, r in rows:
         print(f"{size:>9} " + " ".join(f"{r['stages_s'][s]:>11.2f}" for s in STAGES)
               + f" {r['blocking_recall']:>10.4f} {r['candidate_pairs']:>11}")
+    # Each run, with its kernel seconds, and how fast the host faulted in memory: a run far slower
+    # in the kernel than its neighbours met a slow host.
+    print()
+    for size in sizes:
+        result = json.loads(Path(f"bench/results/{size}.json").read_text())
+        for system in ("regbridge", "splink"):
+            r = result.get(system)
+            if r and "sys_s_runs" in r:
+                runs = ", ".join(f"{w:.2f} s ({k:.1f} s kernel)"
+                                 for w, k in zip(r["wall_s_runs"], r["sys_s_runs"]))
+                print(f"{size:>9} {system:<10} runs: {runs}")
+        host = result.get("host_touch_512mb_s")
+        if host is not None:
+            print(f"{size:>9} host: 512 MiB of fresh memory faulted in {host:.2f} s before the runs")
 
 
 if __name__ == "__main__":
