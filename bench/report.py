@@ -24,8 +24,8 @@ def read_time(path):
 
 def host_check(folder):
     """Seconds the host took to fault in 512 MiB of fresh memory before the runs (run.sh's check),
-    or None. On a quiet host well under a second; when the host is slow, page faults are too and
-    so is every figure measured meanwhile."""
+    or None. It should be well under a second; when the host is slow, page faults are too and so
+    is every figure measured meanwhile."""
     path = Path(folder) / "host_touch_512mb_s.txt"
     return float(path.read_text()) if path.exists() else None
 

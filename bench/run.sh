@@ -28,8 +28,8 @@ fi
 for n in "${sizes[@]}"; do
   dir=$(mktemp -d)
   "$bin" --quiet synth --out "$dir" --records "$n" --seed "$seed" --assets .
-  # How fast the host faults in fresh memory (512 MiB, one byte per page): well under a second on a
-  # quiet host; figures taken while it is slow are not comparable (BENCHMARKS.md).
+  # How fast the host faults in fresh memory (512 MiB, one byte per page): it should be well under a
+  # second; figures taken while it is slow are not comparable (BENCHMARKS.md).
   python3 -c 'import time; t = time.time(); b = bytearray(512 << 20); b[::4096] = bytes(len(b[::4096])); print(round(time.time() - t, 2))' \
     > "$dir/host_touch_512mb_s.txt"
   for r in $(seq 1 "$runs"); do
