@@ -394,11 +394,20 @@ fn published_children(sample: &Path) -> BTreeMap<(String, String), String> {
         .collect()
 }
 
-/// The same export dropped twice (under another name) is read once: no record is counted twice, and
-/// the institution hears that the second copy was set aside.
-#[test]
-fn the_same_file_dropped_twice_is_ingested_once() {
-    let (_dir, sample) = synthesise(300, 37);
+/// Runs a synthetic sample, drops a copy of a police export into its folder as `copy_name`, runs
+/// again, checks the police counts and the children did not change, and returns the sample's folder
+/// (kept alive by the first value), the copied export's file name, and the run's `file.duplicate`
+/// findings.
+fn run_with_a_copied_export(
+    seed: u64,
+    copy_name: &str,
+) -> (
+    tempfile::TempDir,
+    PathBuf,
+    String,
+    Vec<BTreeMap<String, String>>,
+) {
+    let (dir, sample) = synthesise(300, seed);
     let config = sample.join("config.toml");
     let once = run(&config);
     let police = std::fs::read_dir(sample.join("police"))
@@ -406,15 +415,39 @@ fn the_same_file_dropped_twice_is_ingested_once() {
         .map(|e| e.unwrap().path())
         .find(|p| p.extension().is_some_and(|e| e == "csv"))
         .unwrap();
-    std::fs::copy(&police, sample.join("police/zz_copy_of_the_export.csv")).unwrap();
+    std::fs::copy(&police, sample.join("police").join(copy_name)).unwrap();
     let twice = run(&config);
     assert_eq!(twice["sources"]["police"], once["sources"]["police"]);
     assert_eq!(twice["unique_children"], once["unique_children"]);
-    let findings = read_csv(&sample.join("out/published/findings.csv"));
-    let duplicate: Vec<_> = findings
-        .iter()
+    let duplicate: Vec<_> = read_csv(&sample.join("out/published/findings.csv"))
+        .into_iter()
         .filter(|f| f["rule"] == "file.duplicate")
         .collect();
+    let original = police.file_name().unwrap().to_string_lossy().to_string();
+    (dir, sample, original, duplicate)
+}
+
+/// Files are taken in side by side, yet of two with the same content the one listed first is the
+/// one taken in, whichever finished first: here the copy sorts before the original.
+#[test]
+fn of_two_identical_files_the_first_listed_is_taken_in() {
+    let (_dir, sample, original, duplicate) =
+        run_with_a_copied_export(38, "0_copy_of_the_export.csv");
+    assert_eq!(duplicate.len(), 1, "{duplicate:?}");
+    assert_eq!(duplicate[0]["file"], original);
+    let cases = read_csv(&sample.join("out/published/cases.csv"));
+    assert!(cases
+        .iter()
+        .filter(|c| c["source"] == "police")
+        .all(|c| c["file"] != original));
+}
+
+/// The same export dropped twice (under another name) is read once: no record is counted twice, and
+/// the institution hears that the second copy was set aside.
+#[test]
+fn the_same_file_dropped_twice_is_ingested_once() {
+    let (_dir, _sample, _original, duplicate) =
+        run_with_a_copied_export(37, "zz_copy_of_the_export.csv");
     assert_eq!(duplicate.len(), 1, "{duplicate:?}");
     assert_eq!(duplicate[0]["file"], "zz_copy_of_the_export.csv");
     assert_eq!(duplicate[0]["institution"], "police");
