@@ -608,7 +608,7 @@ fn read_sources(
         })
         .collect();
     let shelf = archive.map(StateStore::archive_shelf);
-    let mut read = read_files(&readings, &folders, shelf.as_ref(), progress);
+    let mut read = read_files(&readings, &folders, shelf.as_ref(), progress).into_iter();
     for ((reading, origin), folder) in readings.iter().zip(folders) {
         match origin {
             Some(Origin::Folder { .. }) => {
@@ -701,6 +701,8 @@ struct FolderListing {
     errors: Vec<String>,
 }
 
+/// Lists a folder source's files matching `glob`; what cannot be listed is logged and kept as the
+/// source's errors.
 fn list_folder(name: &str, dir: &Path, glob: &str) -> FolderListing {
     let mut listing = FolderListing {
         dir: dir.to_path_buf(),
@@ -760,7 +762,7 @@ fn read_files(
     folders: &[FolderListing],
     shelf: Option<&crate::state::ArchiveShelf>,
     progress: &dyn Progress,
-) -> std::vec::IntoIter<FileRead> {
+) -> Vec<FileRead> {
     let mut jobs: Vec<FileJob<'_>> = Vec::new();
     for ((reading, _), folder) in readings.iter().zip(folders) {
         for path in &folder.files {
@@ -798,10 +800,7 @@ fn read_files(
     });
     let mut done: Vec<(usize, FileRead)> = done.into_inner().unwrap_or_else(|e| e.into_inner());
     done.sort_by_key(|(order, _)| *order);
-    done.into_iter()
-        .map(|(_, read)| read)
-        .collect::<Vec<_>>()
-        .into_iter()
+    done.into_iter().map(|(_, read)| read).collect()
 }
 
 /// Reads, archives, decodes and checks one file, unless an earlier file of its folder has the same
