@@ -460,8 +460,7 @@ fn run_with_state(
         object.insert("identity".to_string(), json!(identity_changes));
         object.insert("freshness".to_string(), json!(freshness));
     }
-    // The identifiers are written while the workbook is compressed, and kept only once the
-    // release is in place.
+    // The identifiers are written while the release is, and kept only once it is in place.
     let accepted = &intake.accepted;
     let remember = |released: &mut dyn FnMut() -> bool| {
         let (child_of, children) = (&child_of, &children);
@@ -1667,10 +1666,11 @@ fn manifest(
 
 /// Writes the release and switches it into place.
 ///
-/// Rows are made as each file asks for them. The workbook's worksheets are written first, side by
-/// side; compressing the workbook, the longest step, then takes one core while the other writes
-/// the CSV and JSON files and then runs `remember`. `remember` is given a function that waits
-/// for the release and says whether it got into place: it must keep what it writes only if so.
+/// Rows are made as each file asks for them. Three jobs share the cores: the workbook's
+/// worksheets, each written and compressed on the next free core, the largest (Cases) first; the
+/// CSV and JSON files, on the first core that runs out of worksheets; and `remember`, from the
+/// start. `remember` is given a function that waits for the release and says whether it got into
+/// place: it must keep what it writes only if so.
 fn publish(
     counts: &BTreeMap<String, SourceCounts>,
     config: &Config,
@@ -1721,38 +1721,34 @@ fn publish(
         lap("files written");
         Ok(())
     };
-    // The files are written by the workbook's thread that runs out of worksheets first (its largest
-    // worksheet alone takes longer than the others together); then the identifiers are written
-    // while the workbook is compressed, and kept only once the release is in place.
-    let mut files = None;
-    let filled = fill_xlsx_beside(
-        &dir.join("national.xlsx"),
-        &sheets,
-        Box::new(|| files = Some(write_files())),
-    );
-    lap("workbook filled");
-    let files = files.unwrap_or_else(|| {
-        Err(SinkError::Invalid(
-            "the CSV and JSON files were not written".into(),
-        ))
-    });
-    let files_ok = files.is_ok();
     let (release_sender, release_placed) = std::sync::mpsc::channel::<bool>();
     std::thread::scope(|scope| {
-        let other_core = scope.spawn(move || {
-            if !files_ok {
-                return Ok(());
-            }
+        let identifiers = scope.spawn(move || {
             // No answer (the publishing thread failed) counts as "not in place".
             let remembered = remember(&mut || release_placed.recv().unwrap_or(false));
             lap("identifiers remembered");
             remembered
         });
-        let saved = filled.and_then(|workbook| workbook.save());
-        lap("workbook saved");
+        let mut files = None;
+        let filled = fill_xlsx_beside(
+            &dir.join("national.xlsx"),
+            &sheets,
+            Box::new(|| files = Some(write_files())),
+        );
+        lap("workbook filled");
+        let files = files.unwrap_or_else(|| {
+            Err(SinkError::Invalid(
+                "the CSV and JSON files were not written".into(),
+            ))
+        });
         let placed = files
             .map_err(|e| fail(&e))
-            .and_then(|()| saved.map_err(|e| fail(&e)))
+            .and_then(|()| filled.map_err(|e| fail(&e)))
+            .and_then(|workbook| {
+                let saved = workbook.save().map_err(|e| fail(&e));
+                lap("workbook saved");
+                saved
+            })
             .and_then(|()| {
                 write_json_pretty(&dir.join("manifest.json"), manifest).map_err(|e| fail(&e))
             })
@@ -1762,7 +1758,7 @@ fn publish(
                     .map_err(|e| fail(&e))
             });
         let _ = release_sender.send(placed.is_ok());
-        let remembered = other_core
+        let remembered = identifiers
             .join()
             .unwrap_or_else(|_| Err(RunError::Job("remembering identifiers failed".into())));
         placed.and(remembered)

@@ -1,28 +1,40 @@
-//! XLSX writer: one sheet per table in constant-memory mode (rows streamed to a temporary file,
-//! worksheets written side by side on the machine's cores), bold
-//! frozen header, cheap column widths, real date cells formatted dd.mm.yyyy, and byte-identical
-//! output for identical input (fixed document creation time). A table longer than a worksheet
-//! continues on further sheets "<name> (2)", "<name> (3)", … each with the header; a text longer
-//! than a cell holds is cut to fit and ends with "…".
+//! XLSX writer: one sheet per table, bold frozen header, cheap column widths, real date cells
+//! formatted dd.mm.yyyy, and byte-identical output for identical input (fixed document creation
+//! time). A table longer than a worksheet continues on further sheets "<name> (2)", "<name> (3)", …
+//! each with the header; a text longer than a cell holds is cut to fit and ends with "…".
+//!
+//! rust_xlsxwriter writes the workbook with its header rows only (the template: styles, sheet
+//! names, widths, frozen panes, properties). Each worksheet's data rows are then written as XML by
+//! [`sheet_xml`] straight into that worksheet's compressed entry, in a temporary file, worksheets
+//! side by side on the machine's cores; the entries are copied, still compressed, into the
+//! workbook. The parts are those rust_xlsxwriter writes when given every cell (a test compares
+//! them), without its cost of storing each cell before writing it.
+
+mod sheet_xml;
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
+use std::fs::File;
+use std::io::{BufWriter, Cursor, Read, Seek, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook, Worksheet, XlsxError};
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
 use super::table::{CellRef, Rows, Table};
-use super::{check_row, check_shape, SinkError};
+use super::{check_shape, SinkError};
+use sheet_xml::{Extent, SheetFrame};
 
 /// Rows looked at to size columns; bigger sheets are sized from their first rows only.
 const WIDTH_SAMPLE_ROWS: usize = 1000;
 /// Data rows per worksheet: Excel's limit of 1,048,576 rows less the header.
 const MAX_DATA_ROWS: usize = 1_048_575;
-/// Deflate level of the workbook's zip container. Compressing is most of writing a large workbook
-/// and runs on one core: level 1 is about three times as fast as the default 6, for a file about a
-/// fifth larger (measured on a million-record Cases sheet, BENCHMARKS.md).
+/// Deflate level of the workbook's zip container. Compressing is most of writing a large workbook:
+/// level 1 is about three times as fast as the default 6, for a file about a fifth larger
+/// (measured on a million-record Cases sheet, BENCHMARKS.md).
 const ZIP_COMPRESSION_LEVEL: u8 = 1;
 /// Excel's limit on the length of a cell's text, in UTF-16 code units.
 const MAX_CELL_TEXT: usize = 32_767;
@@ -46,11 +58,11 @@ pub fn write_xlsx_rows(path: &Path, sheets: &[&dyn Rows]) -> Result<(), SinkErro
     fill_xlsx(path, sheets)?.save()
 }
 
-/// A workbook whose worksheets are written (to their temporary files), to be saved with
-/// [`FilledWorkbook::save`]: compressing it into the file is most of the work and uses one core,
-/// so a caller may give the other core something else to do meanwhile.
+/// A workbook whose worksheets are written and compressed (into temporary files beside its path),
+/// to be put together into its file with [`FilledWorkbook::save`].
 pub struct FilledWorkbook {
-    workbook: Workbook,
+    template: Vec<u8>,
+    sheets: Vec<WrittenSheet>,
     path: PathBuf,
 }
 
@@ -58,18 +70,20 @@ impl std::fmt::Debug for FilledWorkbook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FilledWorkbook")
             .field("path", &self.path)
+            .field("worksheets", &self.sheets.len())
             .finish_non_exhaustive()
     }
 }
 
 impl FilledWorkbook {
-    /// Writes the workbook to its path.
-    pub fn save(mut self) -> Result<(), SinkError> {
+    /// Writes the workbook to its path: the template's parts and the compressed worksheets,
+    /// copied as they are.
+    pub fn save(self) -> Result<(), SinkError> {
         let path = self.path;
-        self.workbook.save(&path).map_err(|e| SinkError::Write {
-            message: e.to_string(),
-            path,
-        })
+        let file = File::create(&path).map_err(|e| SinkError::io("create", &path, e))?;
+        assemble(&self.template, self.sheets, BufWriter::new(file))
+            .and_then(|mut out| out.flush().map_err(Filled::from))
+            .map_err(|e| e.into_sink(|message| SinkError::Write { path, message }))
     }
 }
 
@@ -103,23 +117,22 @@ fn fill_xlsx_with(
     sheets: &[&dyn Rows],
     beside: &Mutex<Option<BesideJob<'_>>>,
 ) -> Result<FilledWorkbook, SinkError> {
-    let failed = |e: XlsxError| SinkError::Write {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    };
-    let mut workbook = Workbook::new();
-    workbook.set_zip_compression_level(ZIP_COMPRESSION_LEVEL);
-    // Keep the constant-memory temporary files on the output's disk rather than a RAM-backed /tmp.
-    // They are anonymous (unlinked) files, so nothing is left behind in the folder.
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        workbook.set_tempdir(parent).map_err(failed)?;
-    }
-    fill_workbook(&mut workbook, sheets, MAX_DATA_ROWS, beside).map_err(|e| match e {
-        Filled::Sink(e) => e,
-        Filled::Xlsx(e) => failed(e),
-    })?;
+    // The worksheets' temporary files go on the output's disk rather than a RAM-backed /tmp. They
+    // are anonymous (unlinked) files, so nothing is left behind in the folder.
+    let folder = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(std::env::temp_dir, Path::to_path_buf);
+    let (template, sheets) =
+        fill_workbook(sheets, MAX_DATA_ROWS, &folder, beside).map_err(|e| {
+            e.into_sink(|message| SinkError::Write {
+                path: path.to_path_buf(),
+                message,
+            })
+        })?;
     Ok(FilledWorkbook {
-        workbook,
+        template,
+        sheets,
         path: path.to_path_buf(),
     })
 }
@@ -131,76 +144,119 @@ pub fn xlsx_bytes(sheets: &[Table]) -> Result<Vec<u8>, SinkError> {
 
 /// [`xlsx_bytes`] with at most `max_data_rows` data rows per worksheet (tests split small tables).
 fn xlsx_bytes_with_row_limit(sheets: &[Table], max_data_rows: usize) -> Result<Vec<u8>, SinkError> {
-    let failed = |e: XlsxError| SinkError::Invalid(format!("cannot build the workbook: {e}"));
     for table in sheets {
         check_shape(table)?;
     }
     let sheets: Vec<&dyn Rows> = sheets.iter().map(|t| t as &dyn Rows).collect();
-    let mut workbook = Workbook::new();
-    workbook.set_zip_compression_level(ZIP_COMPRESSION_LEVEL);
-    fill_workbook(&mut workbook, &sheets, max_data_rows, &Mutex::new(None)).map_err(
-        |e| match e {
-            Filled::Sink(e) => e,
-            Filled::Xlsx(e) => failed(e),
-        },
-    )?;
-    workbook.save_to_buffer().map_err(failed)
+    let folder = std::env::temp_dir();
+    fill_workbook(&sheets, max_data_rows, &folder, &Mutex::new(None))
+        .and_then(|(template, sheets)| assemble(&template, sheets, Cursor::new(Vec::new())))
+        .map(Cursor::into_inner)
+        .map_err(|e| e.into_sink(|m| SinkError::Invalid(format!("cannot build the workbook: {m}"))))
 }
 
+/// Why a workbook could not be written: a table's own fault, or the writing's.
+#[derive(Debug)]
 enum Filled {
     Sink(SinkError),
-    Xlsx(XlsxError),
+    Failed(String),
+}
+
+impl Filled {
+    /// The error, a writing failure described by `failed`.
+    fn into_sink(self, failed: impl FnOnce(String) -> SinkError) -> SinkError {
+        match self {
+            Filled::Sink(e) => e,
+            Filled::Failed(message) => failed(message),
+        }
+    }
 }
 
 impl From<XlsxError> for Filled {
     fn from(e: XlsxError) -> Self {
-        Filled::Xlsx(e)
+        Filled::Failed(e.to_string())
     }
 }
 
-/// One worksheet's data: rows `rows` of `table`.
-struct SheetPart<'t> {
+impl From<zip::result::ZipError> for Filled {
+    fn from(e: zip::result::ZipError) -> Self {
+        Filled::Failed(e.to_string())
+    }
+}
+
+impl From<std::io::Error> for Filled {
+    fn from(e: std::io::Error) -> Self {
+        Filled::Failed(e.to_string())
+    }
+}
+
+/// One worksheet to write: rows `rows` of `table`, under `name` (rust_xlsxwriter's "SheetN" when
+/// none), with the table's column widths.
+struct PlannedSheet<'t> {
+    name: Option<String>,
     table: &'t dyn Rows,
+    widths: Vec<f64>,
     rows: Range<usize>,
 }
 
-/// Adds a worksheet per table (and per further part of a table longer than a worksheet), writes
-/// each one's widths, frozen header and header row in order, then their data rows side by side.
+/// A worksheet's entry in the workbook, compressed into a one-entry zip in a temporary file.
+#[derive(Debug)]
+struct WrittenSheet {
+    /// Its name in the workbook, "xl/worksheets/sheetN.xml".
+    entry: String,
+    zip: File,
+    /// Whether it holds a real date.
+    dates: bool,
+}
+
+/// Plans the worksheets, has rust_xlsxwriter write the workbook with their header rows only, and
+/// writes each worksheet's entry, the largest first, side by side. Returns the template (the one
+/// whose styles hold the date format if a worksheet uses it) and the worksheets in order.
 ///
-/// Worksheets are independent (each has its own temporary file, strings are written inline) but
-/// for the workbook's table of cell formats, which numbers formats in the order they are first
-/// used: the header's bold is used first, here, before any data row; the date format, the only
-/// other one, is first used under a lock, so it is number 2 whichever worksheet uses it first.
+/// The workbook's table of cell formats numbers formats in the order they are first used: the
+/// header's bold first (every header is written before any data row), then the date format, so
+/// the date style is the same whichever worksheet has the first date.
 fn fill_workbook(
-    workbook: &mut Workbook,
     sheets: &[&dyn Rows],
     max_data_rows: usize,
+    folder: &Path,
     beside: &Mutex<Option<BesideJob<'_>>>,
-) -> Result<(), Filled> {
-    let created = ExcelDateTime::from_ymd(2000, 1, 1)?;
-    workbook.set_properties(&DocProperties::new().set_creation_datetime(&created));
-    let header = Format::new().set_bold();
-    let date = Format::new().set_num_format("dd.mm.yyyy");
-    let max_data_rows = max_data_rows.max(1);
+) -> Result<(Vec<u8>, Vec<WrittenSheet>), Filled> {
+    let plan = plan_sheets(sheets, max_data_rows.max(1));
+    let plain = template(&plan, false)?;
+    let dated = template(&plan, true)?;
+    let frames = frames_of(&plain, &plan)?;
+    let date_style = date_style_of(&dated, &plan)?;
+    let written = write_sheets(&plan, &frames, date_style, folder, beside)?;
+    let template = if written.iter().any(|sheet| sheet.dates) {
+        dated
+    } else {
+        plain
+    };
+    Ok((template, written))
+}
+
+/// A worksheet per table, and per further part of a table longer than a worksheet.
+fn plan_sheets<'t>(sheets: &[&'t dyn Rows], max_data_rows: usize) -> Vec<PlannedSheet<'t>> {
     // Sheet names in use (Excel compares them case-insensitively).
     let mut used: HashSet<String> = sheets
         .iter()
         .filter(|t| !t.name().is_empty())
         .map(|t| t.name().to_lowercase())
         .collect();
-    let mut parts: Vec<SheetPart<'_>> = Vec::new();
+    let mut plan = Vec::new();
     for &table in sheets {
         let widths = column_widths(table);
         let length = table.len();
         // The first part is written even when the table has no rows (a sheet with its header).
         let first = 0..length.min(max_data_rows);
-        let sheet = workbook.add_worksheet_with_constant_memory()?;
-        if !table.name().is_empty() {
-            sheet.set_name(table.name())?;
-        }
-        write_header(sheet, table, &widths, &header)?;
         let mut start = first.end;
-        parts.push(SheetPart { table, rows: first });
+        plan.push(PlannedSheet {
+            name: Some(table.name().to_string()).filter(|n| !n.is_empty()),
+            table,
+            widths: widths.clone(),
+            rows: first,
+        });
         let mut number = 2_usize;
         while start < length {
             let rows = start..length.min(start + max_data_rows);
@@ -212,46 +268,131 @@ fn fill_workbook(
                     break candidate;
                 }
             };
-            let sheet = workbook.add_worksheet_with_constant_memory()?;
-            sheet.set_name(&name)?;
-            write_header(sheet, table, &widths, &header)?;
-            parts.push(SheetPart { table, rows });
+            plan.push(PlannedSheet {
+                name: Some(name),
+                table,
+                widths: widths.clone(),
+                rows,
+            });
         }
     }
-    // The largest worksheets first, each taken by the next free thread.
-    let mut work: Vec<(usize, &mut Worksheet, SheetPart<'_>)> = workbook
-        .worksheets_mut()
-        .iter_mut()
-        .zip(parts)
+    plan
+}
+
+/// The workbook with every planned worksheet's widths, frozen header and header row, and no data;
+/// with `dated`, a date in the first worksheet's second row, so that its styles hold the date
+/// format.
+fn template(plan: &[PlannedSheet<'_>], dated: bool) -> Result<Vec<u8>, Filled> {
+    let mut workbook = Workbook::new();
+    workbook.set_zip_compression_level(ZIP_COMPRESSION_LEVEL);
+    let created = ExcelDateTime::from_ymd(2000, 1, 1)?;
+    workbook.set_properties(&DocProperties::new().set_creation_datetime(&created));
+    let header = Format::new().set_bold();
+    for planned in plan {
+        // Constant-memory worksheets write their strings inline, as the data rows are written.
+        let sheet = workbook.add_worksheet_with_constant_memory()?;
+        if let Some(name) = &planned.name {
+            sheet.set_name(name)?;
+        }
+        write_header(sheet, planned.table, &planned.widths, &header)?;
+    }
+    if let Some(first) = workbook.worksheets_mut().first_mut().filter(|_| dated) {
+        first.write_datetime_with_format(
+            1,
+            0,
+            &created,
+            &Format::new().set_num_format("dd.mm.yyyy"),
+        )?;
+    }
+    Ok(workbook.save_to_buffer()?)
+}
+
+/// The name of worksheet `index` (from 0) in the workbook's zip.
+fn sheet_entry(index: usize) -> String {
+    format!("xl/worksheets/sheet{}.xml", index + 1)
+}
+
+/// Each planned worksheet's frame, cut from the header-only template.
+fn frames_of(template: &[u8], plan: &[PlannedSheet<'_>]) -> Result<Vec<SheetFrame>, Filled> {
+    let mut archive = ZipArchive::new(Cursor::new(template))?;
+    plan.iter()
         .enumerate()
-        .map(|(index, (sheet, part))| (index, sheet, part))
+        .map(|(index, planned)| {
+            let mut xml = String::new();
+            archive
+                .by_name(&sheet_entry(index))?
+                .read_to_string(&mut xml)?;
+            // Every header cell is written, an empty name as a blank bold cell.
+            let mut header = Extent::EMPTY;
+            for col in 0..planned.table.columns().len() {
+                header.include(0, col_num(col)?);
+            }
+            SheetFrame::cut(&xml, header)
+        })
+        .collect()
+}
+
+/// The style number rust_xlsxwriter gave the date format in the dated template (0 when there is
+/// no worksheet to hold a date).
+fn date_style_of(dated: &[u8], plan: &[PlannedSheet<'_>]) -> Result<u32, Filled> {
+    if plan.is_empty() {
+        return Ok(0);
+    }
+    let mut xml = String::new();
+    ZipArchive::new(Cursor::new(dated))?
+        .by_name(&sheet_entry(0))?
+        .read_to_string(&mut xml)?;
+    let marker = "<c r=\"A2\" s=\"";
+    xml.find(marker)
+        .map(|at| &xml[at + marker.len()..])
+        .and_then(|rest| rest.split('"').next())
+        .and_then(|style| style.parse().ok())
+        .ok_or_else(|| Filled::Failed("the workbook has no date style".into()))
+}
+
+/// Writes every planned worksheet, the largest first, each taken by the next free thread; the
+/// first thread to find none left runs `beside`.
+fn write_sheets(
+    plan: &[PlannedSheet<'_>],
+    frames: &[SheetFrame],
+    date_style: u32,
+    folder: &Path,
+    beside: &Mutex<Option<BesideJob<'_>>>,
+) -> Result<Vec<WrittenSheet>, Filled> {
+    let mut work: Vec<(usize, &PlannedSheet<'_>, &SheetFrame)> = plan
+        .iter()
+        .zip(frames)
+        .enumerate()
+        .map(|(index, (planned, frame))| (index, planned, frame))
         .collect();
-    work.sort_by_key(|(index, _, part)| (std::cmp::Reverse(part.rows.len()), *index));
+    work.sort_by_key(|(index, planned, _)| (std::cmp::Reverse(planned.rows.len()), *index));
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, work.len().max(1));
     let queue = Mutex::new(work.into_iter());
-    let date_first_use = Mutex::new(());
-    let failures: Vec<(usize, Filled)> = std::thread::scope(|scope| {
+    let mut results: Vec<(usize, Result<WrittenSheet, Filled>)> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 scope.spawn(|| {
-                    let mut failures = Vec::new();
+                    let mut results = Vec::new();
                     loop {
                         let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
-                        let Some((index, sheet, part)) = next else {
+                        let Some((index, planned, frame)) = next else {
                             let job = beside.lock().unwrap_or_else(|e| e.into_inner()).take();
                             if let Some(job) = job {
                                 job();
                             }
                             break;
                         };
-                        let written = write_rows(sheet, &part, &date, &date_first_use);
-                        if let Err(e) = written {
-                            failures.push((index, e));
-                        }
+                        let sheet = SheetToWrite {
+                            entry: sheet_entry(index),
+                            planned,
+                            frame,
+                            date_style,
+                        };
+                        results.push((index, sheet.write(folder)));
                     }
-                    failures
+                    results
                 })
             })
             .collect();
@@ -261,7 +402,7 @@ fn fill_workbook(
                 worker.join().unwrap_or_else(|_| {
                     vec![(
                         usize::MAX,
-                        Filled::Sink(SinkError::Invalid(
+                        Err(Filled::Failed(
                             "a worksheet writer stopped unexpectedly".to_string(),
                         )),
                     )]
@@ -269,11 +410,102 @@ fn fill_workbook(
             })
             .collect()
     });
-    // The first worksheet's failure, whichever thread met it first.
-    match failures.into_iter().min_by_key(|(index, _)| *index) {
-        Some((_, e)) => Err(e),
-        None => Ok(()),
+    // In worksheet order, so that the first worksheet's failure is the one reported.
+    results.sort_by_key(|(index, _)| *index);
+    results.into_iter().map(|(_, sheet)| sheet).collect()
+}
+
+/// One worksheet to write, with what it needs.
+struct SheetToWrite<'p> {
+    entry: String,
+    planned: &'p PlannedSheet<'p>,
+    frame: &'p SheetFrame,
+    date_style: u32,
+}
+
+impl SheetToWrite<'_> {
+    /// Writes and compresses the worksheet into a temporary file in `folder`. Its dimension is
+    /// declared before its rows are written; in the rare case the rows end otherwise (a last row
+    /// with no cell) it is written again with the dimension found.
+    fn write(&self, folder: &Path) -> Result<WrittenSheet, Filled> {
+        let planned = self.frame.planned(self.planned.rows.len());
+        let (zip, written) = self.compress(folder, planned)?;
+        if written.extent == planned {
+            return Ok(WrittenSheet {
+                entry: self.entry.clone(),
+                zip,
+                dates: written.dates,
+            });
+        }
+        let (zip, written) = self.compress(folder, written.extent)?;
+        Ok(WrittenSheet {
+            entry: self.entry.clone(),
+            zip,
+            dates: written.dates,
+        })
     }
+
+    fn compress(
+        &self,
+        folder: &Path,
+        extent: Extent,
+    ) -> Result<(File, sheet_xml::Written), Filled> {
+        let file = tempfile::tempfile_in(folder)?;
+        let mut zip = ZipWriter::new(BufWriter::with_capacity(1 << 16, file));
+        zip.start_file(self.entry.as_str(), entry_options())?;
+        let written = sheet_xml::write_sheet(
+            &mut zip,
+            self.frame,
+            self.planned.table,
+            self.planned.rows.clone(),
+            self.date_style,
+            extent,
+        )?;
+        let file = zip.finish()?.into_inner().map_err(|e| e.into_error())?;
+        Ok((file, written))
+    }
+}
+
+/// The zip options rust_xlsxwriter writes its parts with.
+fn entry_options() -> SimpleFileOptions {
+    SimpleFileOptions::default()
+        .compression_method(CompressionMethod::Deflated)
+        .compression_level(Some(i64::from(ZIP_COMPRESSION_LEVEL)))
+        .unix_permissions(0o600)
+        .last_modified_time(zip::DateTime::default())
+}
+
+/// The workbook: the template's parts in its order, each worksheet's taken from its own zip, all
+/// copied without being compressed again.
+fn assemble<W: Write + Seek>(
+    template: &[u8],
+    sheets: Vec<WrittenSheet>,
+    out: W,
+) -> Result<W, Filled> {
+    let mut parts = ZipArchive::new(Cursor::new(template))?;
+    let mut sheets: BTreeMap<String, File> = sheets
+        .into_iter()
+        .map(|sheet| (sheet.entry, sheet.zip))
+        .collect();
+    let mut zip = ZipWriter::new(out);
+    for index in 0..parts.len() {
+        let part = parts.by_index_raw(index)?;
+        let name = part.name()?.into_owned();
+        match sheets.remove(&name) {
+            Some(sheet) => {
+                drop(part);
+                let mut sheet = ZipArchive::new(sheet)?;
+                zip.raw_copy_file(sheet.by_index_raw(0)?)?;
+            }
+            None => zip.raw_copy_file(part)?,
+        }
+    }
+    if let Some(entry) = sheets.keys().next() {
+        return Err(Filled::Failed(format!(
+            "{entry} is not a part of the workbook"
+        )));
+    }
+    Ok(zip.finish()?)
 }
 
 /// "<name> (n)", the name shortened to keep within Excel's 31 characters; "Sheet (n)" when unnamed.
@@ -326,58 +558,6 @@ fn write_header(
     sheet.set_freeze_panes(1, 0)?;
     for (col, name) in table.columns().iter().enumerate() {
         sheet.write_string_with_format(0, col_num(col)?, fit_cell_text(name), header)?;
-    }
-    Ok(())
-}
-
-/// A worksheet's data rows, from its second row on.
-fn write_rows(
-    sheet: &mut Worksheet,
-    part: &SheetPart<'_>,
-    date: &Format,
-    date_first_use: &Mutex<()>,
-) -> Result<(), Filled> {
-    let table = part.table;
-    let mut row = Vec::with_capacity(table.columns().len());
-    for (offset, index) in part.rows.clone().enumerate() {
-        row.clear();
-        table.row(index, &mut row);
-        check_row(table, index, row.len()).map_err(Filled::Sink)?;
-        let r = u32::try_from(offset + 1).map_err(|_| XlsxError::RowColumnLimitError)?;
-        for (col, cell) in row.iter().enumerate() {
-            let c = col_num(col)?;
-            match cell {
-                CellRef::Empty => {}
-                CellRef::Text(s) => {
-                    sheet.write_string(r, c, fit_cell_text(s))?;
-                }
-                CellRef::Integer(i) if i.abs() <= MAX_EXACT_INTEGER => {
-                    sheet.write_number(r, c, *i as f64)?;
-                }
-                CellRef::Integer(i) => {
-                    sheet.write_string(r, c, i.to_string())?;
-                }
-                CellRef::Number(n) if n.is_finite() => {
-                    sheet.write_number(r, c, *n)?;
-                }
-                CellRef::Number(n) => {
-                    sheet.write_string(r, c, n.to_string())?;
-                }
-                CellRef::Bool(b) => {
-                    sheet.write_boolean(r, c, *b)?;
-                }
-                CellRef::Date { year, month, day } => match excel_date(*year, *month, *day) {
-                    Some(value) => {
-                        let _numbering = date_first_use.lock().unwrap_or_else(|e| e.into_inner());
-                        sheet.write_datetime_with_format(r, c, &value, date)?;
-                    }
-                    // Before 1900 or invalid: Excel has no date for it; keep the ISO text.
-                    None => {
-                        sheet.write_string(r, c, cell.to_text())?;
-                    }
-                },
-            }
-        }
     }
     Ok(())
 }
@@ -461,6 +641,185 @@ mod tests {
             .rows
             .push(vec![Cell::text("police"), Cell::Integer(2)]);
         vec![cases, summary]
+    }
+
+    /// The workbook as rust_xlsxwriter writes it when given every cell (how this writer worked
+    /// before it wrote the data rows itself): the reference the workbook's parts are compared with.
+    fn reference_bytes(tables: &[Table], max_data_rows: usize) -> Vec<u8> {
+        let rows: Vec<&dyn Rows> = tables.iter().map(|t| t as &dyn Rows).collect();
+        let plan = plan_sheets(&rows, max_data_rows);
+        let mut workbook = Workbook::new();
+        workbook.set_zip_compression_level(ZIP_COMPRESSION_LEVEL);
+        let created = ExcelDateTime::from_ymd(2000, 1, 1).unwrap();
+        workbook.set_properties(&DocProperties::new().set_creation_datetime(&created));
+        let header = rust_xlsxwriter::Format::new().set_bold();
+        let date = rust_xlsxwriter::Format::new().set_num_format("dd.mm.yyyy");
+        for planned in &plan {
+            let sheet = workbook.add_worksheet_with_constant_memory().unwrap();
+            if let Some(name) = &planned.name {
+                sheet.set_name(name).unwrap();
+            }
+            write_header(sheet, planned.table, &planned.widths, &header).unwrap();
+        }
+        for (sheet, planned) in workbook.worksheets_mut().iter_mut().zip(&plan) {
+            let mut row = Vec::new();
+            for (offset, index) in planned.rows.clone().enumerate() {
+                row.clear();
+                planned.table.row(index, &mut row);
+                let r = u32::try_from(offset + 1).unwrap();
+                for (col, cell) in row.iter().enumerate() {
+                    let c = col_num(col).unwrap();
+                    match cell {
+                        CellRef::Empty => {}
+                        CellRef::Text(s) => {
+                            sheet.write_string(r, c, fit_cell_text(s)).unwrap();
+                        }
+                        CellRef::Integer(i)
+                            if (-MAX_EXACT_INTEGER..=MAX_EXACT_INTEGER).contains(i) =>
+                        {
+                            sheet.write_number(r, c, *i as f64).unwrap();
+                        }
+                        CellRef::Integer(i) => {
+                            sheet.write_string(r, c, i.to_string()).unwrap();
+                        }
+                        CellRef::Number(n) if n.is_finite() => {
+                            sheet.write_number(r, c, *n).unwrap();
+                        }
+                        CellRef::Number(n) => {
+                            sheet.write_string(r, c, n.to_string()).unwrap();
+                        }
+                        CellRef::Bool(b) => {
+                            sheet.write_boolean(r, c, *b).unwrap();
+                        }
+                        CellRef::Date { year, month, day } => {
+                            match excel_date(*year, *month, *day) {
+                                Some(value) => {
+                                    sheet
+                                        .write_datetime_with_format(r, c, &value, &date)
+                                        .unwrap();
+                                }
+                                None => {
+                                    sheet.write_string(r, c, cell.to_text()).unwrap();
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        workbook.save_to_buffer().unwrap()
+    }
+
+    /// A workbook's parts, unzipped, in order.
+    fn parts(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+        let mut archive = ZipArchive::new(Cursor::new(bytes)).unwrap();
+        (0..archive.len())
+            .map(|index| {
+                let mut part = archive.by_index(index).unwrap();
+                let mut content = Vec::new();
+                part.read_to_end(&mut content).unwrap();
+                (part.name().unwrap().into_owned(), content)
+            })
+            .collect()
+    }
+
+    fn assert_same_parts(tables: &[Table], max_data_rows: usize) {
+        let ours = parts(&xlsx_bytes_with_row_limit(tables, max_data_rows).unwrap());
+        let reference = parts(&reference_bytes(tables, max_data_rows));
+        let names = |parts: &[(String, Vec<u8>)]| -> Vec<String> {
+            parts.iter().map(|(name, _)| name.clone()).collect()
+        };
+        assert_eq!(names(&ours), names(&reference));
+        for ((name, ours), (_, reference)) in ours.iter().zip(&reference) {
+            assert!(
+                ours == reference,
+                "{name} differs:\n ours: {}\n rust_xlsxwriter: {}",
+                String::from_utf8_lossy(ours),
+                String::from_utf8_lossy(reference)
+            );
+        }
+    }
+
+    /// Every part of the workbook is what rust_xlsxwriter writes when given each cell: texts that
+    /// need escaping, keep their spaces or are too long, numbers of every kind, dates Excel has
+    /// and has not, empty rows inside and at the end, empty header names, tables without rows or
+    /// columns, unnamed tables and tables split over several worksheets.
+    #[test]
+    fn worksheets_are_the_ones_rust_xlsxwriter_writes() {
+        let mut cases = Table::new("cases", &["", "name", "born", "score", "flag", "note", ""]);
+        let texts = [
+            "Arta & <Berisha>",
+            " leading space",
+            "trailing tab\t",
+            "line\nbreak",
+            "bell\u{7} and \u{FFFE}",
+            "_x0041_ literal",
+            "Đorđe Petrović – Ђорђе",
+            "",
+        ];
+        let numbers = [2.5, -0.0, 1e20, 1e-7, f64::NAN, f64::INFINITY, 3.0, -12.75];
+        let integers = [
+            0,
+            -5,
+            999_999_999_999_999,
+            1_000_000_000_000_000,
+            i64::MIN,
+            42,
+            7,
+            1,
+        ];
+        let dates = [
+            (2012, 2, 29),
+            (1850, 1, 1),
+            (2023, 2, 30),
+            (1900, 3, 1),
+            (9999, 12, 31),
+        ];
+        for i in 0..40 {
+            let empty = i % 9 == 4;
+            let date = dates[i % dates.len()];
+            cases.rows.push(if empty {
+                vec![Cell::Empty; 7]
+            } else {
+                vec![
+                    Cell::Integer(integers[i % integers.len()]),
+                    Cell::Text(texts[i % texts.len()].to_string()),
+                    Cell::Date {
+                        year: date.0,
+                        month: date.1,
+                        day: date.2,
+                    },
+                    Cell::Number(numbers[i % numbers.len()]),
+                    Cell::Bool(i % 2 == 0),
+                    if i == 7 {
+                        Cell::text("ë".repeat(33_000))
+                    } else {
+                        Cell::Empty
+                    },
+                    Cell::text(if i % 5 == 0 { "x" } else { "" }),
+                ]
+            });
+        }
+        // The last rows have no cell: the dimension ends before them.
+        cases.rows.push(vec![Cell::Empty; 7]);
+        cases.rows.push(vec![Cell::Empty; 7]);
+        let mut unnamed = Table::new("", &["only"]);
+        unnamed.rows.push(vec![Cell::text("one")]);
+        let tables = [
+            cases.clone(),
+            Table::new("no rows", &["a", "b"]),
+            Table::new("no columns", &[]),
+            unnamed,
+        ];
+        assert_same_parts(&tables, MAX_DATA_ROWS);
+        // Split over worksheets of 6 rows: some parts end on empty rows, one is all empty rows.
+        assert_same_parts(&tables, 6);
+        assert_same_parts(&tables, 4);
+        // Without a date, the styles hold no date format.
+        let mut plain = Table::new("plain", &["id", "name"]);
+        plain.rows.push(vec![Cell::Integer(1), Cell::text("a")]);
+        assert_same_parts(&[plain], MAX_DATA_ROWS);
+        assert_same_parts(&[], MAX_DATA_ROWS);
     }
 
     #[test]
