@@ -11,7 +11,7 @@ use regbridge_connectors::sink::json::{write_json_lines_rows, write_json_pretty}
 use regbridge_connectors::sink::mail::{MailAttachment, MailTransport, OutgoingMail, SmtpSettings};
 use regbridge_connectors::sink::publish::PublishDir;
 use regbridge_connectors::sink::table::Rows;
-use regbridge_connectors::sink::xlsx::fill_xlsx_beside;
+use regbridge_connectors::sink::xlsx::{fill_xlsx_beside, BesideJob};
 use regbridge_connectors::sink::SinkError;
 use regbridge_connectors::source::{list_files_with_skips, read_file};
 use serde_json::{json, Value};
@@ -1664,11 +1664,18 @@ fn manifest(
     })
 }
 
+/// How a published file is written.
+#[derive(Debug, Clone, Copy)]
+enum FileKind {
+    Csv,
+    JsonLines,
+}
+
 /// Writes the release and switches it into place.
 ///
 /// Rows are made as each file asks for them. Three jobs share the cores: the workbook's
 /// worksheets, each written and compressed on the next free core, the largest (Cases) first; the
-/// CSV and JSON files, on the first core that runs out of worksheets; and `remember`, from the
+/// CSV and JSON files, each taken by the next core out of worksheets; and `remember`, from the
 /// start. `remember` is given a function that waits for the release and says whether it got into
 /// place: it must keep what it writes only if so.
 fn publish(
@@ -1712,15 +1719,32 @@ fn publish(
             "publication"
         )
     };
-    let write_files = || -> Result<(), SinkError> {
-        write_csv_rows(&dir.join("cases.csv"), &cases, &csv)?;
-        write_csv_rows(&dir.join("children.csv"), &children, &csv)?;
-        write_json_lines_rows(&dir.join("children.jsonl"), &children)?;
-        write_csv_rows(&dir.join("quarantine.csv"), &quarantine, &csv)?;
-        write_csv_rows(&dir.join("findings.csv"), &findings, &csv)?;
-        lap("files written");
-        Ok(())
-    };
+    // The files, largest first: each is written by the next thread out of worksheets.
+    let files: [(&str, &dyn Rows, FileKind); 5] = [
+        ("children.jsonl", &children, FileKind::JsonLines),
+        ("cases.csv", &cases, FileKind::Csv),
+        ("children.csv", &children, FileKind::Csv),
+        ("findings.csv", &findings, FileKind::Csv),
+        ("quarantine.csv", &quarantine, FileKind::Csv),
+    ];
+    let written: Vec<std::sync::Mutex<Option<Result<(), SinkError>>>> =
+        files.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    let jobs: Vec<BesideJob<'_>> = files
+        .iter()
+        .zip(&written)
+        .map(|(&(name, rows, kind), outcome)| {
+            let (dir, csv) = (&dir, &csv);
+            Box::new(move || {
+                let path = dir.join(name);
+                let result = match kind {
+                    FileKind::Csv => write_csv_rows(&path, rows, csv),
+                    FileKind::JsonLines => write_json_lines_rows(&path, rows),
+                };
+                lap(name);
+                *outcome.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+            }) as BesideJob<'_>
+        })
+        .collect();
     let (release_sender, release_placed) = std::sync::mpsc::channel::<bool>();
     std::thread::scope(|scope| {
         let identifiers = scope.spawn(move || {
@@ -1729,18 +1753,19 @@ fn publish(
             lap("identifiers remembered");
             remembered
         });
-        let mut files = None;
-        let filled = fill_xlsx_beside(
-            &dir.join("national.xlsx"),
-            &sheets,
-            Box::new(|| files = Some(write_files())),
-        );
+        let filled = fill_xlsx_beside(&dir.join("national.xlsx"), &sheets, jobs);
         lap("workbook filled");
-        let files = files.unwrap_or_else(|| {
-            Err(SinkError::Invalid(
-                "the CSV and JSON files were not written".into(),
-            ))
-        });
+        // Every job has run; the first file that failed, in the order above, is the one reported.
+        let files = written
+            .iter()
+            .map(|outcome| outcome.lock().unwrap_or_else(|e| e.into_inner()).take())
+            .try_for_each(|outcome| {
+                outcome.unwrap_or_else(|| {
+                    Err(SinkError::Invalid(
+                        "the CSV and JSON files were not written".into(),
+                    ))
+                })
+            });
         let placed = files
             .map_err(|e| fail(&e))
             .and_then(|()| filled.map_err(|e| fail(&e)))

@@ -90,32 +90,47 @@ impl FilledWorkbook {
 /// Writes every worksheet of the workbook [`write_xlsx_rows`] would write to `path` (worksheets
 /// side by side, on the machine's cores), without saving it yet.
 pub fn fill_xlsx(path: &Path, sheets: &[&dyn Rows]) -> Result<FilledWorkbook, SinkError> {
-    fill_xlsx_beside(path, sheets, Box::new(|| ()))
+    fill_xlsx_beside(path, sheets, Vec::new())
 }
 
 /// Other work to run while a workbook is filled.
 pub type BesideJob<'a> = Box<dyn FnOnce() + Send + 'a>;
 
-/// [`fill_xlsx`], running `beside` on the first thread that finds no worksheet left to write: the
-/// largest worksheet takes longer than the others together, so a core would otherwise wait. `beside`
-/// runs exactly once, before this returns, whether or not the workbook could be filled.
+/// [`fill_xlsx`], running the jobs `beside` on the threads that find no worksheet left to write,
+/// each job taken in turn by the next free thread: the largest worksheet takes longer than the
+/// others together, so a core would otherwise wait. Every job runs exactly once, before this
+/// returns, whether or not the workbook could be filled.
 pub fn fill_xlsx_beside(
     path: &Path,
     sheets: &[&dyn Rows],
-    beside: BesideJob<'_>,
+    beside: Vec<BesideJob<'_>>,
 ) -> Result<FilledWorkbook, SinkError> {
-    let slot = Mutex::new(Some(beside));
-    let filled = fill_xlsx_with(path, sheets, &slot);
-    if let Some(job) = slot.into_inner().unwrap_or_else(|e| e.into_inner()) {
+    let jobs = Mutex::new(beside.into_iter());
+    let filled = fill_xlsx_with(path, sheets, &jobs);
+    for job in jobs.into_inner().unwrap_or_else(|e| e.into_inner()) {
         job();
     }
     filled
 }
 
+/// The jobs to run beside a workbook, in the order they are taken.
+type BesideJobs<'a> = Mutex<std::vec::IntoIter<BesideJob<'a>>>;
+
+/// Runs the jobs left in `jobs`, one at a time, until none is left.
+fn run_beside(jobs: &BesideJobs<'_>) {
+    loop {
+        let next = jobs.lock().unwrap_or_else(|e| e.into_inner()).next();
+        match next {
+            Some(job) => job(),
+            None => break,
+        }
+    }
+}
+
 fn fill_xlsx_with(
     path: &Path,
     sheets: &[&dyn Rows],
-    beside: &Mutex<Option<BesideJob<'_>>>,
+    beside: &BesideJobs<'_>,
 ) -> Result<FilledWorkbook, SinkError> {
     // The worksheets' temporary files go on the output's disk rather than a RAM-backed /tmp. They
     // are anonymous (unlinked) files, so nothing is left behind in the folder.
@@ -149,10 +164,15 @@ fn xlsx_bytes_with_row_limit(sheets: &[Table], max_data_rows: usize) -> Result<V
     }
     let sheets: Vec<&dyn Rows> = sheets.iter().map(|t| t as &dyn Rows).collect();
     let folder = std::env::temp_dir();
-    fill_workbook(&sheets, max_data_rows, &folder, &Mutex::new(None))
-        .and_then(|(template, sheets)| assemble(&template, sheets, Cursor::new(Vec::new())))
-        .map(Cursor::into_inner)
-        .map_err(|e| e.into_sink(|m| SinkError::Invalid(format!("cannot build the workbook: {m}"))))
+    fill_workbook(
+        &sheets,
+        max_data_rows,
+        &folder,
+        &Mutex::new(Vec::new().into_iter()),
+    )
+    .and_then(|(template, sheets)| assemble(&template, sheets, Cursor::new(Vec::new())))
+    .map(Cursor::into_inner)
+    .map_err(|e| e.into_sink(|m| SinkError::Invalid(format!("cannot build the workbook: {m}"))))
 }
 
 /// Why a workbook could not be written: a table's own fault, or the writing's.
@@ -220,7 +240,7 @@ fn fill_workbook(
     sheets: &[&dyn Rows],
     max_data_rows: usize,
     folder: &Path,
-    beside: &Mutex<Option<BesideJob<'_>>>,
+    beside: &BesideJobs<'_>,
 ) -> Result<(Vec<u8>, Vec<WrittenSheet>), Filled> {
     let plan = plan_sheets(sheets, max_data_rows.max(1));
     let plain = template(&plan, false)?;
@@ -351,13 +371,13 @@ fn date_style_of(dated: &[u8], plan: &[PlannedSheet<'_>]) -> Result<u32, Filled>
 }
 
 /// Writes every planned worksheet, the largest first, each taken by the next free thread; the
-/// first thread to find none left runs `beside`.
+/// threads that find none left run the jobs `beside`.
 fn write_sheets(
     plan: &[PlannedSheet<'_>],
     frames: &[SheetFrame],
     date_style: u32,
     folder: &Path,
-    beside: &Mutex<Option<BesideJob<'_>>>,
+    beside: &BesideJobs<'_>,
 ) -> Result<Vec<WrittenSheet>, Filled> {
     let mut work: Vec<(usize, &PlannedSheet<'_>, &SheetFrame)> = plan
         .iter()
@@ -378,10 +398,7 @@ fn write_sheets(
                     loop {
                         let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
                         let Some((index, planned, frame)) = next else {
-                            let job = beside.lock().unwrap_or_else(|e| e.into_inner()).take();
-                            if let Some(job) = job {
-                                job();
-                            }
+                            run_beside(beside);
                             break;
                         };
                         let sheet = SheetToWrite {
@@ -882,17 +899,21 @@ mod tests {
         let tables = sample();
         let sheets: Vec<&dyn Rows> = tables.iter().map(|t| t as &dyn Rows).collect();
         let path = tmp.path().join("beside.xlsx");
-        let mut runs = 0;
-        fill_xlsx_beside(&path, &sheets, Box::new(|| runs += 1))
+        let runs: Vec<Mutex<usize>> = (0..5).map(|_| Mutex::new(0)).collect();
+        let jobs: Vec<BesideJob<'_>> = runs
+            .iter()
+            .map(|count| Box::new(move || *count.lock().unwrap() += 1) as BesideJob<'_>)
+            .collect();
+        fill_xlsx_beside(&path, &sheets, jobs)
             .unwrap()
             .save()
             .unwrap();
-        assert_eq!(runs, 1);
+        assert!(runs.iter().all(|count| *count.lock().unwrap() == 1));
         assert_eq!(std::fs::read(&path).unwrap(), xlsx_bytes(&tables).unwrap());
         // Also when the workbook cannot be filled (no worksheet to take the job).
         let bad = Table::new("a/b", &["x"]);
         let mut ran = false;
-        let filled = fill_xlsx_beside(&path, &[&bad], Box::new(|| ran = true));
+        let filled = fill_xlsx_beside(&path, &[&bad], vec![Box::new(|| ran = true)]);
         assert!(filled.is_err());
         assert!(ran);
     }

@@ -29,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0005_inputs_per_source.sql"),
     include_str!("../../migrations/0006_pulled_records.sql"),
     include_str!("../../migrations/0007_alerting.sql"),
+    include_str!("../../migrations/0008_child_ids_compact.sql"),
 ];
 
 /// File name of the database inside `state_dir`.
@@ -648,6 +649,7 @@ impl StateStore {
         // A stable sort: of two rows for the same record (a record id given twice), the later still
         // wins, as it did when rows were written in the caller's order.
         rows.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        let begun = std::time::Instant::now();
         let path = self.path.clone();
         let db = |source| StateError::Database { path, source };
         let write = |connection: &mut Connection| {
@@ -669,8 +671,19 @@ impl StateStore {
                     )?;
                 }
             }
+            tracing::debug!(
+                elapsed_ms = begun.elapsed().as_millis() as u64,
+                rows = assigned.len(),
+                "child identifiers written"
+            );
             if confirmed() {
+                let waited = begun.elapsed();
                 tx.commit()?;
+                tracing::debug!(
+                    elapsed_ms = begun.elapsed().as_millis() as u64,
+                    commit_ms = (begun.elapsed() - waited).as_millis() as u64,
+                    "child identifiers committed"
+                );
                 Ok(true)
             } else {
                 tx.rollback()?;
@@ -876,6 +889,45 @@ mod tests {
         drop(store);
         let error = StateStore::open_writer(dir.path(), "test").unwrap_err();
         assert!(matches!(error, StateError::TooNew { .. }), "{error}");
+    }
+
+    /// A database of version 7 keeps every record's identifier when child_ids is rebuilt as one tree.
+    #[test]
+    fn identifiers_survive_the_compact_child_ids_migration() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let connection = Connection::open(dir.path().join(DATABASE)).unwrap();
+            for sql in &MIGRATIONS[..7] {
+                connection.execute_batch(sql).unwrap();
+            }
+            connection.pragma_update(None, "user_version", 7).unwrap();
+            connection
+                .execute_batch(
+                    "INSERT INTO child_ids VALUES ('police', 'P-1', 'K-a', 'r1'), \
+                     ('csw', 'C-9', 'K-b', 'r2'), ('police', 'P-2', 'K-a', 'r2');",
+                )
+                .unwrap();
+        }
+        let mut store = StateStore::open_writer(dir.path(), "test").unwrap();
+        assert_eq!(store.version().unwrap(), MIGRATIONS.len());
+        let ids = store.child_ids().unwrap();
+        let expected: BTreeMap<(String, String), String> = [
+            (("csw", "C-9"), "K-b"),
+            (("police", "P-1"), "K-a"),
+            (("police", "P-2"), "K-a"),
+        ]
+        .into_iter()
+        .map(|((s, r), c)| ((s.to_string(), r.to_string()), c.to_string()))
+        .collect();
+        assert_eq!(ids, expected);
+        // Still one row per record: a record seen again takes its new identifier.
+        let again = [(("police", "P-1"), "K-c")];
+        store.remember_child_ids("r3", &again, &[]).unwrap();
+        assert_eq!(store.child_ids().unwrap().len(), 3);
+        assert_eq!(
+            store.child_ids().unwrap()[&("police".to_string(), "P-1".to_string())],
+            "K-c"
+        );
     }
 
     #[test]
