@@ -10,6 +10,6 @@ CREATE TABLE child_ids_compact (
     PRIMARY KEY (source, record_id)
 ) WITHOUT ROWID;
 INSERT INTO child_ids_compact (source, record_id, child_id, run_id)
-    SELECT source, record_id, child_id, run_id FROM child_ids;
+    SELECT source, record_id, child_id, run_id FROM child_ids ORDER BY source, record_id;
 DROP TABLE child_ids;
 ALTER TABLE child_ids_compact RENAME TO child_ids;

@@ -1671,13 +1671,32 @@ enum FileKind {
     JsonLines,
 }
 
+/// What came of writing one published file; empty until it was written.
+type PublishedFile = std::sync::Mutex<Option<Result<(), SinkError>>>;
+
+/// Every file written, or the first failure in the files' order (a file not written is one).
+fn files_outcome(outcomes: &[PublishedFile]) -> Result<(), SinkError> {
+    outcomes
+        .iter()
+        .map(|outcome| outcome.lock().unwrap_or_else(|e| e.into_inner()).take())
+        .try_for_each(|outcome| {
+            outcome.unwrap_or_else(|| {
+                Err(SinkError::Invalid(
+                    "the CSV and JSON files were not written".into(),
+                ))
+            })
+        })
+}
+
 /// Writes the release and switches it into place.
 ///
 /// Rows are made as each file asks for them. Three jobs share the cores: the workbook's
 /// worksheets, each written and compressed on the next free core, the largest (Cases) first; the
 /// CSV and JSON files, each taken by the next core out of worksheets; and `remember`, from the
-/// start. `remember` is given a function that waits for the release and says whether it got into
-/// place: it must keep what it writes only if so.
+/// start. `remember` is given a function to call once it has written the identifiers, which waits
+/// for the release and says whether it got into place: it must keep what it wrote only if so. The
+/// release goes into place only after that call, so a release never goes out without its
+/// identifiers.
 fn publish(
     counts: &BTreeMap<String, SourceCounts>,
     config: &Config,
@@ -1727,11 +1746,10 @@ fn publish(
         ("findings.csv", &findings, FileKind::Csv),
         ("quarantine.csv", &quarantine, FileKind::Csv),
     ];
-    let written: Vec<std::sync::Mutex<Option<Result<(), SinkError>>>> =
-        files.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    let outcomes: Vec<PublishedFile> = files.iter().map(|_| PublishedFile::default()).collect();
     let jobs: Vec<BesideJob<'_>> = files
         .iter()
-        .zip(&written)
+        .zip(&outcomes)
         .map(|(&(name, rows, kind), outcome)| {
             let (dir, csv) = (&dir, &csv);
             Box::new(move || {
@@ -1745,28 +1763,26 @@ fn publish(
             }) as BesideJob<'_>
         })
         .collect();
-    let (release_sender, release_placed) = std::sync::mpsc::channel::<bool>();
+    let (placed_sender, release_placed) = std::sync::mpsc::channel::<bool>();
+    let (written_sender, identifiers_written) = std::sync::mpsc::channel::<()>();
     std::thread::scope(|scope| {
+        // Owned here, so that a panic on this thread drops it and the identifiers thread hears
+        // "not in place" instead of waiting for ever.
+        let placed_sender = placed_sender;
         let identifiers = scope.spawn(move || {
-            // No answer (the publishing thread failed) counts as "not in place".
-            let remembered = remember(&mut || release_placed.recv().unwrap_or(false));
+            let remembered = remember(&mut || {
+                // Written: the release may go into place. No answer (the publishing thread
+                // failed) counts as "not in place".
+                let _ = written_sender.send(());
+                release_placed.recv().unwrap_or(false)
+            });
             lap("identifiers remembered");
             remembered
         });
         let filled = fill_xlsx_beside(&dir.join("national.xlsx"), &sheets, jobs);
         lap("workbook filled");
-        // Every job has run; the first file that failed, in the order above, is the one reported.
-        let files = written
-            .iter()
-            .map(|outcome| outcome.lock().unwrap_or_else(|e| e.into_inner()).take())
-            .try_for_each(|outcome| {
-                outcome.unwrap_or_else(|| {
-                    Err(SinkError::Invalid(
-                        "the CSV and JSON files were not written".into(),
-                    ))
-                })
-            });
-        let placed = files
+        let mut identifiers_missing = false;
+        let placed = files_outcome(&outcomes)
             .map_err(|e| fail(&e))
             .and_then(|()| filled.map_err(|e| fail(&e)))
             .and_then(|workbook| {
@@ -1778,15 +1794,28 @@ fn publish(
                 write_json_pretty(&dir.join("manifest.json"), manifest).map_err(|e| fail(&e))
             })
             .and_then(|()| {
+                // A release goes into place only with its identifiers written (they are committed
+                // once it is), so that the next run gives its records the same children.
+                identifiers_written.recv().map_err(|_| {
+                    identifiers_missing = true;
+                    RunError::Job("the child identifiers could not be written".into())
+                })
+            })
+            .and_then(|()| {
                 release
                     .commit(config.run.keep_releases)
                     .map_err(|e| fail(&e))
             });
-        let _ = release_sender.send(placed.is_ok());
+        let _ = placed_sender.send(placed.is_ok());
         let remembered = identifiers
             .join()
             .unwrap_or_else(|_| Err(RunError::Job("remembering identifiers failed".into())));
-        placed.and(remembered)
+        match (placed, remembered) {
+            (Ok(_), Ok(())) => Ok(()),
+            // Why the identifiers could not be written says more than that they were not.
+            (Err(_), Err(e)) if identifiers_missing => Err(e),
+            (Err(e), _) | (Ok(_), Err(e)) => Err(e),
+        }
     })?;
     Ok(target.clone())
 }

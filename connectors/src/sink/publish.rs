@@ -120,8 +120,13 @@ impl PublishDir {
             let _ = fs::remove_file(&temporary);
             return Err(SinkError::io("switch", &self.target, e));
         }
-        sync_dir(&self.parent)?;
+        // The release is live from here: it must never be removed as an unfinished one, and the
+        // run treats it as placed (its identifiers are kept with it) even if the folder's entry
+        // cannot be flushed to disk.
         self.committed = true;
+        if let Err(e) = sync_dir(&self.parent) {
+            tracing::warn!(error = %e, "the switch to the new release may not survive a power loss");
+        }
         tracing::info!(target = %self.target.display(), release = %self.release, "published");
 
         if let Err(e) = self.prune(keep) {

@@ -83,7 +83,7 @@ impl FilledWorkbook {
         let file = File::create(&path).map_err(|e| SinkError::io("create", &path, e))?;
         assemble(&self.template, self.sheets, BufWriter::new(file))
             .and_then(|mut out| out.flush().map_err(Filled::from))
-            .map_err(|e| e.into_sink(|message| SinkError::Write { path, message }))
+            .map_err(|e| e.into_sink(Some(&path)))
     }
 }
 
@@ -138,13 +138,8 @@ fn fill_xlsx_with(
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .map_or_else(std::env::temp_dir, Path::to_path_buf);
-    let (template, sheets) =
-        fill_workbook(sheets, MAX_DATA_ROWS, &folder, beside).map_err(|e| {
-            e.into_sink(|message| SinkError::Write {
-                path: path.to_path_buf(),
-                message,
-            })
-        })?;
+    let (template, sheets) = fill_workbook(sheets, MAX_DATA_ROWS, &folder, beside)
+        .map_err(|e| e.into_sink(Some(path)))?;
     Ok(FilledWorkbook {
         template,
         sheets,
@@ -172,22 +167,31 @@ fn xlsx_bytes_with_row_limit(sheets: &[Table], max_data_rows: usize) -> Result<V
     )
     .and_then(|(template, sheets)| assemble(&template, sheets, Cursor::new(Vec::new())))
     .map(Cursor::into_inner)
-    .map_err(|e| e.into_sink(|m| SinkError::Invalid(format!("cannot build the workbook: {m}"))))
+    .map_err(|e| e.into_sink(None))
 }
 
-/// Why a workbook could not be written: a table's own fault, or the writing's.
+/// Why a workbook could not be written: a table's own fault, a file's, or the writing's.
 #[derive(Debug)]
 enum Filled {
     Sink(SinkError),
+    Io(std::io::Error),
     Failed(String),
 }
 
 impl Filled {
-    /// The error, a writing failure described by `failed`.
-    fn into_sink(self, failed: impl FnOnce(String) -> SinkError) -> SinkError {
-        match self {
-            Filled::Sink(e) => e,
-            Filled::Failed(message) => failed(message),
+    /// The error, about the workbook at `path` (none: one built in memory).
+    fn into_sink(self, path: Option<&Path>) -> SinkError {
+        match (self, path) {
+            (Filled::Sink(e), _) => e,
+            (Filled::Io(e), Some(path)) => SinkError::io("write", path, e),
+            (Filled::Failed(message), Some(path)) => SinkError::Write {
+                path: path.to_path_buf(),
+                message,
+            },
+            (Filled::Io(e), None) => SinkError::Invalid(format!("cannot build the workbook: {e}")),
+            (Filled::Failed(m), None) => {
+                SinkError::Invalid(format!("cannot build the workbook: {m}"))
+            }
         }
     }
 }
@@ -206,7 +210,7 @@ impl From<zip::result::ZipError> for Filled {
 
 impl From<std::io::Error> for Filled {
     fn from(e: std::io::Error) -> Self {
-        Filled::Failed(e.to_string())
+        Filled::Io(e)
     }
 }
 
@@ -243,8 +247,8 @@ fn fill_workbook(
     beside: &BesideJobs<'_>,
 ) -> Result<(Vec<u8>, Vec<WrittenSheet>), Filled> {
     let plan = plan_sheets(sheets, max_data_rows.max(1));
-    let plain = template(&plan, false)?;
-    let dated = template(&plan, true)?;
+    let plain = template(&plan, false, folder)?;
+    let dated = template(&plan, true, folder)?;
     let frames = frames_of(&plain, &plan)?;
     let date_style = date_style_of(&dated, &plan)?;
     let written = write_sheets(&plan, &frames, date_style, folder, beside)?;
@@ -301,10 +305,11 @@ fn plan_sheets<'t>(sheets: &[&'t dyn Rows], max_data_rows: usize) -> Vec<Planned
 
 /// The workbook with every planned worksheet's widths, frozen header and header row, and no data;
 /// with `dated`, a date in the first worksheet's second row, so that its styles hold the date
-/// format.
-fn template(plan: &[PlannedSheet<'_>], dated: bool) -> Result<Vec<u8>, Filled> {
+/// format. Its worksheets' temporary files go into `folder`.
+fn template(plan: &[PlannedSheet<'_>], dated: bool, folder: &Path) -> Result<Vec<u8>, Filled> {
     let mut workbook = Workbook::new();
     workbook.set_zip_compression_level(ZIP_COMPRESSION_LEVEL);
+    workbook.set_tempdir(folder)?;
     let created = ExcelDateTime::from_ymd(2000, 1, 1)?;
     workbook.set_properties(&DocProperties::new().set_creation_datetime(&created));
     let header = Format::new().set_bold();

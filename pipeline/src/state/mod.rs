@@ -910,6 +910,15 @@ mod tests {
         }
         let mut store = StateStore::open_writer(dir.path(), "test").unwrap();
         assert_eq!(store.version().unwrap(), MIGRATIONS.len());
+        let schema: Vec<String> = store
+            .query(
+                "SELECT name || ': ' || sql FROM sqlite_schema WHERE tbl_name = 'child_ids'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(schema.len(), 1, "one tree, no index beside it: {schema:?}");
+        assert!(schema[0].ends_with("WITHOUT ROWID"), "{schema:?}");
         let ids = store.child_ids().unwrap();
         let expected: BTreeMap<(String, String), String> = [
             (("csw", "C-9"), "K-b"),

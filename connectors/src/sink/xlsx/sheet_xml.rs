@@ -14,6 +14,8 @@ use super::{fit_cell_text, Filled, MAX_EXACT_INTEGER};
 use crate::sink::check_row;
 use crate::sink::table::{CellRef, Rows};
 
+/// Excel's number of columns.
+const MAX_COLUMNS: u16 = 16_384;
 /// Bytes of XML gathered before they are handed to the compressor: small writes cost it dearly.
 const CHUNK_BYTES: usize = 1 << 17;
 
@@ -62,9 +64,16 @@ impl Extent {
         }
     }
 
-    /// "A1:W2920", or "A1" for a sheet without cells (as rust_xlsxwriter writes it).
+    /// "A1:W2920", or "A1" for a sheet without cells or with nothing but a header as wide as a
+    /// sheet (as rust_xlsxwriter writes them).
     fn range(&self) -> String {
-        if *self == Extent::EMPTY {
+        let whole_first_row = Extent {
+            first_row: 0,
+            first_col: 0,
+            last_row: 0,
+            last_col: MAX_COLUMNS - 1,
+        };
+        if *self == Extent::EMPTY || *self == whole_first_row {
             "A1".to_string()
         } else {
             cell_range(self.first_row, self.first_col, self.last_row, self.last_col)
@@ -412,5 +421,10 @@ mod tests {
         assert_eq!(header.range(), "A1:W1");
         assert_eq!(header.with_data_rows(2919).range(), "A1:W2920");
         assert_eq!(Extent::EMPTY.with_data_rows(3).range(), "A2:A4");
+        let mut widest = Extent::EMPTY;
+        widest.include(0, 0);
+        widest.include(0, MAX_COLUMNS - 1);
+        assert_eq!(widest.range(), "A1");
+        assert_eq!(widest.with_data_rows(1).range(), "A1:XFD2");
     }
 }
