@@ -11,7 +11,7 @@ use regbridge_connectors::sink::json::{write_json_lines_rows, write_json_pretty}
 use regbridge_connectors::sink::mail::{MailAttachment, MailTransport, OutgoingMail, SmtpSettings};
 use regbridge_connectors::sink::publish::PublishDir;
 use regbridge_connectors::sink::table::Rows;
-use regbridge_connectors::sink::xlsx::{fill_xlsx_beside, BesideJob};
+use regbridge_connectors::sink::xlsx::{write_xlsx_beside, BesideJob};
 use regbridge_connectors::sink::SinkError;
 use regbridge_connectors::source::{list_files_with_skips, read_file};
 use serde_json::{json, Value};
@@ -1691,9 +1691,9 @@ fn files_outcome(outcomes: &[PublishedFile]) -> Result<(), SinkError> {
 /// Writes the release and switches it into place.
 ///
 /// Rows are made as each file asks for them. Three jobs share the cores: the workbook's
-/// worksheets, each written and compressed on the next free core, the largest (Cases) first; the
-/// CSV and JSON files, each taken by the next core out of worksheets; and `remember`, from the
-/// start. `remember` is given a function to call once it has written the identifiers, which waits
+/// worksheets, each written and compressed on the next free core, the largest (Cases) first, the
+/// workbook put together by the core that writes the last; the CSV and JSON files, each taken by
+/// the next core out of worksheets; and `remember`, from the start. `remember` is given a function to call once it has written the identifiers, which waits
 /// for the release and says whether it got into place: it must keep what it wrote only if so. The
 /// release goes into place only after that call, so a release never goes out without its
 /// identifiers.
@@ -1779,17 +1779,12 @@ fn publish(
             lap("identifiers remembered");
             remembered
         });
-        let filled = fill_xlsx_beside(&dir.join("national.xlsx"), &sheets, jobs);
-        lap("workbook filled");
+        let workbook = write_xlsx_beside(&dir.join("national.xlsx"), &sheets, jobs);
+        lap("workbook and files written");
         let mut identifiers_missing = false;
         let placed = files_outcome(&outcomes)
             .map_err(|e| fail(&e))
-            .and_then(|()| filled.map_err(|e| fail(&e)))
-            .and_then(|workbook| {
-                let saved = workbook.save().map_err(|e| fail(&e));
-                lap("workbook saved");
-                saved
-            })
+            .and_then(|()| workbook.map_err(|e| fail(&e)))
             .and_then(|()| {
                 write_json_pretty(&dir.join("manifest.json"), manifest).map_err(|e| fail(&e))
             })
@@ -1802,9 +1797,11 @@ fn publish(
                 })
             })
             .and_then(|()| {
-                release
+                let committed = release
                     .commit(config.run.keep_releases)
-                    .map_err(|e| fail(&e))
+                    .map_err(|e| fail(&e));
+                lap("release placed");
+                committed
             });
         let _ = placed_sender.send(placed.is_ok());
         let remembered = identifiers

@@ -17,9 +17,7 @@ pub use self::json::{
 pub use self::mail::{MailTransport, OutgoingMail, SmtpSecurity, SmtpSettings};
 pub use self::publish::PublishDir;
 pub use self::table::{Cell, CellRef, Rows, Table};
-pub use self::xlsx::{
-    fill_xlsx, fill_xlsx_beside, write_xlsx, write_xlsx_rows, xlsx_bytes, BesideJob, FilledWorkbook,
-};
+pub use self::xlsx::{write_xlsx, write_xlsx_beside, write_xlsx_rows, xlsx_bytes, BesideJob};
 
 /// Failure to write, publish or send. Messages name the path; they never contain a password.
 #[derive(Debug, thiserror::Error)]

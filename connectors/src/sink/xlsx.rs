@@ -6,8 +6,8 @@
 //! rust_xlsxwriter writes the workbook with its header rows only (the template: styles, sheet
 //! names, widths, frozen panes, properties). Each worksheet's data rows are then written as XML by
 //! [`sheet_xml`] straight into that worksheet's compressed entry, in a temporary file, worksheets
-//! side by side on the machine's cores; the entries are copied, still compressed, into the
-//! workbook. The parts are those rust_xlsxwriter writes when given every cell (a test compares
+//! side by side on the machine's cores; the thread that writes the last one copies the entries,
+//! still compressed, into the workbook. The parts are those rust_xlsxwriter writes when given every cell (a test compares
 //! them), without its cost of storing each cell before writing it.
 
 mod sheet_xml;
@@ -17,7 +17,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 use std::io::{BufWriter, Cursor, Read, Seek, Write};
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook, Worksheet, XlsxError};
@@ -55,62 +56,41 @@ pub fn write_xlsx(path: &Path, sheets: &[Table]) -> Result<(), SinkError> {
 /// Writes `sheets` to `path` as an XLSX workbook, one worksheet per table, each row made when it
 /// is written.
 pub fn write_xlsx_rows(path: &Path, sheets: &[&dyn Rows]) -> Result<(), SinkError> {
-    fill_xlsx(path, sheets)?.save()
+    write_xlsx_beside(path, sheets, Vec::new())
 }
 
-/// A workbook whose worksheets are written and compressed (into temporary files beside its path),
-/// to be put together into its file with [`FilledWorkbook::save`].
-pub struct FilledWorkbook {
-    template: Vec<u8>,
-    sheets: Vec<WrittenSheet>,
-    path: PathBuf,
-}
-
-impl std::fmt::Debug for FilledWorkbook {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FilledWorkbook")
-            .field("path", &self.path)
-            .field("worksheets", &self.sheets.len())
-            .finish_non_exhaustive()
-    }
-}
-
-impl FilledWorkbook {
-    /// Writes the workbook to its path: the template's parts and the compressed worksheets,
-    /// copied as they are.
-    pub fn save(self) -> Result<(), SinkError> {
-        let path = self.path;
-        let file = File::create(&path).map_err(|e| SinkError::io("create", &path, e))?;
-        assemble(&self.template, self.sheets, BufWriter::new(file))
-            .and_then(|mut out| out.flush().map_err(Filled::from))
-            .map_err(|e| e.into_sink(Some(&path)))
-    }
-}
-
-/// Writes every worksheet of the workbook [`write_xlsx_rows`] would write to `path` (worksheets
-/// side by side, on the machine's cores), without saving it yet.
-pub fn fill_xlsx(path: &Path, sheets: &[&dyn Rows]) -> Result<FilledWorkbook, SinkError> {
-    fill_xlsx_beside(path, sheets, Vec::new())
-}
-
-/// Other work to run while a workbook is filled.
+/// Other work to run while a workbook is written.
 pub type BesideJob<'a> = Box<dyn FnOnce() + Send + 'a>;
 
-/// [`fill_xlsx`], running the jobs `beside` on the threads that find no worksheet left to write,
-/// each job taken in turn by the next free thread: the largest worksheet takes longer than the
-/// others together, so a core would otherwise wait. Every job runs exactly once, before this
-/// returns, whether or not the workbook could be filled.
-pub fn fill_xlsx_beside(
+/// [`write_xlsx_rows`], its worksheets written side by side on the machine's cores, the largest
+/// first; the thread that writes the last one puts the file together, and a thread that finds no
+/// worksheet left runs the jobs `beside`, each taken in turn by the next free thread (the largest
+/// worksheet takes longer than the others together, so a core would otherwise wait). Every job
+/// runs exactly once, before this returns, whether or not the workbook could be written.
+pub fn write_xlsx_beside(
     path: &Path,
     sheets: &[&dyn Rows],
     beside: Vec<BesideJob<'_>>,
-) -> Result<FilledWorkbook, SinkError> {
+) -> Result<(), SinkError> {
     let jobs = Mutex::new(beside.into_iter());
-    let filled = fill_xlsx_with(path, sheets, &jobs);
+    // The worksheets' temporary files go on the output's disk rather than a RAM-backed /tmp. They
+    // are anonymous (unlinked) files, so nothing is left behind in the folder.
+    let folder = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(std::env::temp_dir, Path::to_path_buf);
+    let save = |template: &[u8], written: Vec<WrittenSheet>| -> Result<(), Filled> {
+        let file = File::create(path)?;
+        assemble(template, written, BufWriter::new(file))?.flush()?;
+        tracing::debug!(path = %path.display(), "workbook saved");
+        Ok(())
+    };
+    let saved = build_workbook(sheets, MAX_DATA_ROWS, &folder, &jobs, &save)
+        .map_err(|e| e.into_sink(Some(path)));
     for job in jobs.into_inner().unwrap_or_else(|e| e.into_inner()) {
         job();
     }
-    filled
+    saved
 }
 
 /// The jobs to run beside a workbook, in the order they are taken.
@@ -127,26 +107,6 @@ fn run_beside(jobs: &BesideJobs<'_>) {
     }
 }
 
-fn fill_xlsx_with(
-    path: &Path,
-    sheets: &[&dyn Rows],
-    beside: &BesideJobs<'_>,
-) -> Result<FilledWorkbook, SinkError> {
-    // The worksheets' temporary files go on the output's disk rather than a RAM-backed /tmp. They
-    // are anonymous (unlinked) files, so nothing is left behind in the folder.
-    let folder = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map_or_else(std::env::temp_dir, Path::to_path_buf);
-    let (template, sheets) = fill_workbook(sheets, MAX_DATA_ROWS, &folder, beside)
-        .map_err(|e| e.into_sink(Some(path)))?;
-    Ok(FilledWorkbook {
-        template,
-        sheets,
-        path: path.to_path_buf(),
-    })
-}
-
 /// The workbook [`write_xlsx`] would write, as bytes (temporary files in the system temp folder).
 pub fn xlsx_bytes(sheets: &[Table]) -> Result<Vec<u8>, SinkError> {
     xlsx_bytes_with_row_limit(sheets, MAX_DATA_ROWS)
@@ -159,15 +119,12 @@ fn xlsx_bytes_with_row_limit(sheets: &[Table], max_data_rows: usize) -> Result<V
     }
     let sheets: Vec<&dyn Rows> = sheets.iter().map(|t| t as &dyn Rows).collect();
     let folder = std::env::temp_dir();
-    fill_workbook(
-        &sheets,
-        max_data_rows,
-        &folder,
-        &Mutex::new(Vec::new().into_iter()),
-    )
-    .and_then(|(template, sheets)| assemble(&template, sheets, Cursor::new(Vec::new())))
-    .map(Cursor::into_inner)
-    .map_err(|e| e.into_sink(None))
+    let in_memory = |template: &[u8], written: Vec<WrittenSheet>| {
+        assemble(template, written, Cursor::new(Vec::new())).map(Cursor::into_inner)
+    };
+    let no_jobs = Mutex::new(Vec::new().into_iter());
+    build_workbook(&sheets, max_data_rows, &folder, &no_jobs, &in_memory)
+        .map_err(|e| e.into_sink(None))
 }
 
 /// Why a workbook could not be written: a table's own fault, a file's, or the writing's.
@@ -233,31 +190,44 @@ struct WrittenSheet {
     dates: bool,
 }
 
-/// Plans the worksheets, has rust_xlsxwriter write the workbook with their header rows only, and
-/// writes each worksheet's entry, the largest first, side by side. Returns the template (the one
+/// What is done with the written worksheets once the last is written: given the template (the one
 /// whose styles hold the date format if a worksheet uses it) and the worksheets in order.
+type Finish<'f, R> = dyn Fn(&[u8], Vec<WrittenSheet>) -> Result<R, Filled> + Sync + 'f;
+
+/// Plans the worksheets, has rust_xlsxwriter write the workbook with their header rows only, writes
+/// each worksheet's entry, the largest first, side by side, and has the thread that wrote the last
+/// one `finish` the workbook.
 ///
 /// The workbook's table of cell formats numbers formats in the order they are first used: the
 /// header's bold first (every header is written before any data row), then the date format, so
 /// the date style is the same whichever worksheet has the first date.
-fn fill_workbook(
+fn build_workbook<R: Send>(
     sheets: &[&dyn Rows],
     max_data_rows: usize,
     folder: &Path,
     beside: &BesideJobs<'_>,
-) -> Result<(Vec<u8>, Vec<WrittenSheet>), Filled> {
+    finish: &Finish<'_, R>,
+) -> Result<R, Filled> {
     let plan = plan_sheets(sheets, max_data_rows.max(1));
     let plain = template(&plan, false, folder)?;
     let dated = template(&plan, true, folder)?;
     let frames = frames_of(&plain, &plan)?;
     let date_style = date_style_of(&dated, &plan)?;
-    let written = write_sheets(&plan, &frames, date_style, folder, beside)?;
-    let template = if written.iter().any(|sheet| sheet.dates) {
-        dated
-    } else {
-        plain
+    let with_template = |written: Vec<WrittenSheet>| {
+        let template = if written.iter().any(|sheet| sheet.dates) {
+            &dated
+        } else {
+            &plain
+        };
+        finish(template, written)
     };
-    Ok((template, written))
+    let sheets = SheetsToWrite {
+        plan: &plan,
+        frames: &frames,
+        date_style,
+        folder,
+    };
+    sheets.write(beside, &with_template)
 }
 
 /// A worksheet per table, and per further part of a table longer than a worksheet.
@@ -375,32 +345,52 @@ fn date_style_of(dated: &[u8], plan: &[PlannedSheet<'_>]) -> Result<u32, Filled>
         .ok_or_else(|| Filled::Failed("the workbook has no date style".into()))
 }
 
-/// Writes every planned worksheet, the largest first, each taken by the next free thread; the
-/// threads that find none left run the jobs `beside`.
-fn write_sheets(
-    plan: &[PlannedSheet<'_>],
-    frames: &[SheetFrame],
+/// Every planned worksheet, with what writing them needs.
+struct SheetsToWrite<'p> {
+    plan: &'p [PlannedSheet<'p>],
+    frames: &'p [SheetFrame],
     date_style: u32,
-    folder: &Path,
-    beside: &BesideJobs<'_>,
-) -> Result<Vec<WrittenSheet>, Filled> {
-    let mut work: Vec<(usize, &PlannedSheet<'_>, &SheetFrame)> = plan
-        .iter()
-        .zip(frames)
-        .enumerate()
-        .map(|(index, (planned, frame))| (index, planned, frame))
-        .collect();
-    work.sort_by_key(|(index, planned, _)| (std::cmp::Reverse(planned.rows.len()), *index));
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, work.len().max(1));
-    let queue = Mutex::new(work.into_iter());
-    let mut results: Vec<(usize, Result<WrittenSheet, Filled>)> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut results = Vec::new();
-                    loop {
+    folder: &'p Path,
+}
+
+impl SheetsToWrite<'_> {
+    /// Writes every worksheet, the largest first, each taken by the next free thread; the thread
+    /// that writes the last one calls `finish` with them all, in order; threads that find none
+    /// left run the jobs `beside`.
+    fn write<R: Send>(
+        &self,
+        beside: &BesideJobs<'_>,
+        finish: &(dyn Fn(Vec<WrittenSheet>) -> Result<R, Filled> + Sync),
+    ) -> Result<R, Filled> {
+        let mut work: Vec<(usize, &PlannedSheet<'_>, &SheetFrame)> = self
+            .plan
+            .iter()
+            .zip(self.frames)
+            .enumerate()
+            .map(|(index, (planned, frame))| (index, planned, frame))
+            .collect();
+        work.sort_by_key(|(index, planned, _)| (std::cmp::Reverse(planned.rows.len()), *index));
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, work.len().max(1));
+        let remaining = AtomicUsize::new(work.len());
+        let queue = Mutex::new(work.into_iter());
+        let written: Mutex<Vec<(usize, Result<WrittenSheet, Filled>)>> = Mutex::new(Vec::new());
+        let finished: Mutex<Option<Result<R, Filled>>> = Mutex::new(None);
+        let complete = || {
+            let mut results =
+                std::mem::take(&mut *written.lock().unwrap_or_else(|e| e.into_inner()));
+            // In worksheet order, so that the first worksheet's failure is the one reported.
+            results.sort_by_key(|(index, _)| *index);
+            let sheets: Result<Vec<WrittenSheet>, Filled> =
+                results.into_iter().map(|(_, sheet)| sheet).collect();
+            let outcome = sheets.and_then(finish);
+            *finished.lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
+        };
+        let stopped = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| loop {
                         let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
                         let Some((index, planned, frame)) = next else {
                             run_beside(beside);
@@ -410,31 +400,35 @@ fn write_sheets(
                             entry: sheet_entry(index),
                             planned,
                             frame,
-                            date_style,
+                            date_style: self.date_style,
                         };
-                        results.push((index, sheet.write(folder)));
-                    }
-                    results
+                        let result = sheet.write(self.folder);
+                        written
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push((index, result));
+                        if remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+                            complete();
+                        }
+                    })
                 })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|worker| {
-                worker.join().unwrap_or_else(|_| {
-                    vec![(
-                        usize::MAX,
-                        Err(Filled::Failed(
-                            "a worksheet writer stopped unexpectedly".to_string(),
-                        )),
-                    )]
-                })
-            })
-            .collect()
-    });
-    // In worksheet order, so that the first worksheet's failure is the one reported.
-    results.sort_by_key(|(index, _)| *index);
-    results.into_iter().map(|(_, sheet)| sheet).collect()
+                .collect();
+            workers
+                .into_iter()
+                .map(|worker| worker.join())
+                .filter(Result::is_err)
+                .count()
+        });
+        if self.plan.is_empty() {
+            complete();
+        }
+        match finished.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            Some(outcome) => outcome,
+            None => Err(Filled::Failed(format!(
+                "{stopped} worksheet writer(s) stopped unexpectedly"
+            ))),
+        }
+    }
 }
 
 /// One worksheet to write, with what it needs.
@@ -909,17 +903,18 @@ mod tests {
             .iter()
             .map(|count| Box::new(move || *count.lock().unwrap() += 1) as BesideJob<'_>)
             .collect();
-        fill_xlsx_beside(&path, &sheets, jobs)
-            .unwrap()
-            .save()
-            .unwrap();
+        write_xlsx_beside(&path, &sheets, jobs).unwrap();
         assert!(runs.iter().all(|count| *count.lock().unwrap() == 1));
         assert_eq!(std::fs::read(&path).unwrap(), xlsx_bytes(&tables).unwrap());
-        // Also when the workbook cannot be filled (no worksheet to take the job).
+        // Also when the workbook cannot be written (no worksheet to take the job).
         let bad = Table::new("a/b", &["x"]);
         let mut ran = false;
-        let filled = fill_xlsx_beside(&path, &[&bad], vec![Box::new(|| ran = true)]);
-        assert!(filled.is_err());
+        let written = write_xlsx_beside(&path, &[&bad], vec![Box::new(|| ran = true)]);
+        assert!(written.is_err());
+        assert!(ran);
+        // And with no worksheet at all.
+        let mut ran = false;
+        write_xlsx_beside(&path, &[], vec![Box::new(|| ran = true)]).unwrap();
         assert!(ran);
     }
 
