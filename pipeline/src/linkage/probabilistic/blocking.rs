@@ -255,7 +255,9 @@ impl Blocks {
         self.kinds.push(u8::try_from(index).unwrap_or(u8::MAX));
     }
 
-    /// Fills `memberships` and `record_starts` from the blocks (a counting sort by record).
+    /// Fills `memberships` and `record_starts` from the blocks (a counting sort by record). The
+    /// records are cut into one contiguous range per core, each filling its own part of
+    /// `memberships`: every range sees the blocks in order, so the result is the same however many.
     fn index_memberships(&mut self, records: usize) {
         let mut counts = vec![0usize; records + 1];
         for &i in &self.members {
@@ -264,9 +266,31 @@ impl Blocks {
         for k in 1..counts.len() {
             counts[k] += counts[k - 1];
         }
-        self.record_starts = counts.clone();
-        let mut next = counts;
-        self.memberships = vec![Membership::default(); self.members.len()];
+        self.record_starts = counts;
+        let mut memberships = vec![Membership::default(); self.members.len()];
+        let ranges = balanced_ranges(&self.record_starts, rayon::current_num_threads().max(1));
+        let mut parts: Vec<(std::ops::Range<usize>, &mut [Membership])> = Vec::new();
+        let mut rest: &mut [Membership] = &mut memberships;
+        for range in ranges {
+            let length = self.record_starts[range.end] - self.record_starts[range.start];
+            let (part, after) = std::mem::take(&mut rest).split_at_mut(length);
+            parts.push((range, part));
+            rest = after;
+        }
+        let this = &*self;
+        parts
+            .into_par_iter()
+            .for_each(|(range, part)| this.fill_memberships(range, part));
+        self.memberships = memberships;
+    }
+
+    /// The memberships of records `range`, in block order, into `part` (theirs, from the first).
+    fn fill_memberships(&self, range: std::ops::Range<usize>, part: &mut [Membership]) {
+        let base = self.record_starts[range.start];
+        let mut next: Vec<usize> = self.record_starts[range.clone()]
+            .iter()
+            .map(|start| start - base)
+            .collect();
         for b in 0..self.len() {
             let (first, end) = (self.starts[b], self.starts[b + 1]);
             for (position, (&i, &tag)) in self.members[first..end]
@@ -274,12 +298,19 @@ impl Blocks {
                 .zip(&self.tags[first..end])
                 .enumerate()
             {
-                let slot = &mut next[i as usize];
-                self.memberships[*slot] = Membership {
-                    block: b as u32,
-                    tag,
-                    position: position as u32,
+                let Some(slot) = (i as usize)
+                    .checked_sub(range.start)
+                    .and_then(|k| next.get_mut(k))
+                else {
+                    continue;
                 };
+                if let Some(place) = part.get_mut(*slot) {
+                    *place = Membership {
+                        block: b as u32,
+                        tag,
+                        position: position as u32,
+                    };
+                }
                 *slot += 1;
             }
         }
@@ -449,6 +480,23 @@ impl Blocks {
         pairs.sort_unstable();
         pairs
     }
+}
+
+/// `parts` contiguous ranges of records covering them all, each holding about as many entries,
+/// given where each record's entries start (`starts`, one more than the records).
+pub(super) fn balanced_ranges(starts: &[usize], parts: usize) -> Vec<std::ops::Range<usize>> {
+    let records = starts.len().saturating_sub(1);
+    let total = starts.last().copied().unwrap_or(0);
+    let mut ranges = Vec::with_capacity(parts);
+    let mut from = 0;
+    for part in 1..parts {
+        let goal = total * part / parts;
+        let to = starts.partition_point(|&s| s < goal).clamp(from, records);
+        ranges.push(from..to);
+        from = to;
+    }
+    ranges.push(from..records);
+    ranges
 }
 
 /// The order records take inside a large block: both names (in either column), then the father's

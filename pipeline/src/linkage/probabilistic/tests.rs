@@ -179,6 +179,33 @@ fn each_candidate_pair_is_visited_once_however_many_blocks_it_shares() {
             assert_eq!(blocks.covers(i, j), listed && i != j, "({i}, {j})");
         }
     }
+    // However many cores index each record's blocks, the pairs are the same.
+    for threads in [1, 3] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let again = pool.install(|| Blocks::new(&records, &limits));
+        assert_eq!(again.pairs(), pairs, "{threads} threads");
+    }
+}
+
+#[test]
+fn records_are_cut_into_ranges_of_about_as_many_entries() {
+    // Entries per record: 5, 0, 1, 1, 1, 8, 0.
+    let starts = [0, 5, 5, 6, 7, 8, 16, 16];
+    assert_eq!(blocking::balanced_ranges(&starts, 1), vec![0..7_usize]);
+    assert_eq!(blocking::balanced_ranges(&starts, 2), [0..5, 5..7]);
+    let three = blocking::balanced_ranges(&starts, 3);
+    assert_eq!(three.first().unwrap().start, 0);
+    assert_eq!(three.last().unwrap().end, 7);
+    assert!(three.windows(2).all(|w| w[0].end == w[1].start));
+    // More parts than records, and no records.
+    let records = |ranges: Vec<std::ops::Range<usize>>| -> Vec<usize> {
+        ranges.into_iter().flatten().collect()
+    };
+    assert_eq!(records(blocking::balanced_ranges(&[0, 2], 3)), [0]);
+    assert!(records(blocking::balanced_ranges(&[0], 2)).is_empty());
 }
 
 #[test]
