@@ -28,12 +28,16 @@ fi
 for n in "${sizes[@]}"; do
   dir=$(mktemp -d)
   "$bin" --quiet synth --out "$dir" --records "$n" --seed "$seed" --assets .
+  # Written files go to disk before each timed run, so that no run pays for writing back the
+  # exports just generated or the previous run's 700 MB of output (untimed).
+  sync
   # How fast the host faults in fresh memory (512 MiB, one byte per page): it should be well under a
   # second; figures taken while it is slow are not comparable (BENCHMARKS.md).
   python3 -c 'import time; t = time.time(); b = bytearray(512 << 20); b[::4096] = bytes(len(b[::4096])); print(round(time.time() - t, 2))' \
     > "$dir/host_touch_512mb_s.txt"
   for r in $(seq 1 "$runs"); do
     rm -rf "$dir/out"
+    sync
     /usr/bin/time -f '%e %U %S %M' -o "$dir/time.$r.txt" \
       "$bin" --json run --config "$dir/config.toml" > "$dir/summary.$r.json"
   done
@@ -41,6 +45,7 @@ for n in "${sizes[@]}"; do
     --linkage-input "$dir/linkage_input.csv" > "$dir/eval.json"
   if [ "$splink" != 0 ]; then
     for r in $(seq 1 "$runs"); do
+      sync
       /usr/bin/time -f '%e %U %S %M' -o "$dir/splink_time.$r.txt" \
         "$python" bench/splink_bench.py --input "$dir/linkage_input.csv" --json > "$dir/splink.$r.json"
     done
