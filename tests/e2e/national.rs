@@ -452,3 +452,65 @@ fn the_same_file_dropped_twice_is_ingested_once() {
     assert_eq!(duplicate[0]["file"], "zz_copy_of_the_export.csv");
     assert_eq!(duplicate[0]["institution"], "police");
 }
+
+/// The Committee's workbook holds what the CSV files hold: every sheet of records, row for row and
+/// cell for cell (numbers, dates and yes/no values as the CSV writes them), read back by the same
+/// decoder the sources use.
+#[test]
+fn the_workbook_holds_the_rows_of_the_csv_files() {
+    use regbridge_connectors::decode::{decode, Format, XlsxFormat};
+    let (_dir, sample) = synthesise(1500, 23);
+    run(&sample.join("config.toml"));
+    let published = sample.join("out/published");
+    let workbook = std::fs::read(published.join("national.xlsx")).unwrap();
+    for (sheet, file) in [
+        ("Cases", "cases.csv"),
+        ("Children", "children.csv"),
+        ("Quarantine", "quarantine.csv"),
+    ] {
+        let decoded = decode(
+            &workbook,
+            &Format::Xlsx(XlsxFormat {
+                sheet: Some(sheet.into()),
+                header_row: 1,
+            }),
+        );
+        assert!(
+            decoded.problems.is_empty(),
+            "{sheet}: {:?}",
+            decoded.problems
+        );
+        let text = |value: &serde_json::Value| match value {
+            serde_json::Value::Null => String::new(),
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let sheet_rows: Vec<Vec<String>> = decoded
+            .records
+            .iter()
+            .map(|r| decoded.columns.iter().map(|c| text(&r.fields[c])).collect())
+            .collect();
+        let mut reader = csv::Reader::from_path(published.join(file)).unwrap();
+        let headers: Vec<String> = reader
+            .headers()
+            .unwrap()
+            .iter()
+            .map(|h| h.trim_start_matches('\u{feff}').to_string())
+            .collect();
+        assert_eq!(headers, decoded.columns, "{sheet}: the same columns");
+        // The CSV keeps a text that Excel would run as a formula from running: "'" before it.
+        let unguarded = |v: &str| match v.strip_prefix('\'') {
+            Some(rest) if rest.starts_with(['=', '+', '-', '@']) => rest.to_string(),
+            _ => v.to_string(),
+        };
+        let csv_rows: Vec<Vec<String>> = reader
+            .records()
+            .map(|r| r.unwrap().iter().map(unguarded).collect())
+            .collect();
+        assert!(csv_rows.len() > 10, "{sheet}: {} rows", csv_rows.len());
+        assert_eq!(sheet_rows.len(), csv_rows.len(), "{sheet}: the same rows");
+        for (index, (ours, csv)) in sheet_rows.iter().zip(&csv_rows).enumerate() {
+            assert_eq!(ours, csv, "{sheet}, data row {}", index + 1);
+        }
+    }
+}
