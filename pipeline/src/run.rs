@@ -503,7 +503,16 @@ fn run_with_state(
             .filter(|(_, c)| c.files > 0 && c.errors.is_empty())
             .map(|(name, _)| name.clone())
             .collect();
+        let begun = std::time::Instant::now();
+        let lap = |step: &str| {
+            tracing::debug!(
+                step,
+                elapsed_ms = begun.elapsed().as_millis() as u64,
+                "alerts"
+            )
+        };
         let finding_changes = store.update_findings(&run_id, &now, &intake.findings, &delivered)?;
+        lap("findings updated");
 
         progress.stage("alerts", None);
         // The daemon's publication leaves digests to the `digests` job when one is scheduled; a run
@@ -514,8 +523,10 @@ fn run_with_state(
             mail_outcome(&mut delivery, deliver_due(config, store, Backoff::Respect));
         } else {
             let queued = queue_digests(config, store, &assets.rules, &templates, &run_id);
+            lap("digests queued");
             mail_outcome(&mut delivery, queued);
             mail_outcome(&mut delivery, deliver_due(config, store, Backoff::Ignore));
+            lap("mail delivered");
         }
         let (emails_written, email_errors) = (delivery.sent, delivery.errors);
         clock.lap("alerts");
