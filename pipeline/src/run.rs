@@ -503,14 +503,7 @@ fn run_with_state(
             .filter(|(_, c)| c.files > 0 && c.errors.is_empty())
             .map(|(name, _)| name.clone())
             .collect();
-        let begun = std::time::Instant::now();
-        let lap = |step: &str| {
-            tracing::debug!(
-                step,
-                elapsed_ms = begun.elapsed().as_millis() as u64,
-                "alerts"
-            )
-        };
+        let lap = step_log("alerts");
         let finding_changes = store.update_findings(&run_id, &now, &intake.findings, &delivered)?;
         lap("findings updated");
 
@@ -1675,6 +1668,19 @@ fn manifest(
     })
 }
 
+/// Logs at debug level, for each step of `stage` it is called with, the milliseconds since it was
+/// made (`REGBRIDGE_LOG=regbridge=debug`).
+fn step_log(stage: &'static str) -> impl Fn(&str) + Sync + Copy {
+    let begun = std::time::Instant::now();
+    move |step| {
+        tracing::debug!(
+            step,
+            elapsed_ms = begun.elapsed().as_millis() as u64,
+            "{stage}"
+        )
+    }
+}
+
 /// How a published file is written.
 #[derive(Debug, Clone, Copy)]
 enum FileKind {
@@ -1704,10 +1710,10 @@ fn files_outcome(outcomes: &[PublishedFile]) -> Result<(), SinkError> {
 /// Rows are made as each file asks for them. Three jobs share the cores: the workbook's
 /// worksheets, each written and compressed on the next free core, the largest (Cases) first, the
 /// workbook put together by the core that writes the last; the CSV and JSON files, each taken by
-/// the next core out of worksheets; and `remember`, from the start. `remember` is given a function to call once it has written the identifiers, which waits
-/// for the release and says whether it got into place: it must keep what it wrote only if so. The
-/// release goes into place only after that call, so a release never goes out without its
-/// identifiers.
+/// the next core out of worksheets; and `remember`, from the start. `remember` is given a
+/// function to call once it has written the identifiers, which waits for the release and says
+/// whether it got into place: it must keep what it wrote only if so. The release goes into place
+/// only after that call, so a release never goes out without its identifiers.
 fn publish(
     counts: &BTreeMap<String, SourceCounts>,
     config: &Config,
@@ -1741,14 +1747,7 @@ fn publish(
         elapsed_ms = begun.elapsed().as_millis() as u64,
         "publication tables ordered"
     );
-    let started = std::time::Instant::now();
-    let lap = |step: &str| {
-        tracing::debug!(
-            step,
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "publication"
-        )
-    };
+    let lap = step_log("publication");
     // The files, largest first: each is written by the next thread out of worksheets.
     let files: [(&str, &dyn Rows, FileKind); 5] = [
         ("children.jsonl", &children, FileKind::JsonLines),

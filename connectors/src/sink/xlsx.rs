@@ -7,8 +7,8 @@
 //! names, widths, frozen panes, properties). Each worksheet's data rows are then written as XML by
 //! [`sheet_xml`] straight into that worksheet's compressed entry, in a temporary file, worksheets
 //! side by side on the machine's cores; the thread that writes the last one copies the entries,
-//! still compressed, into the workbook. The parts are those rust_xlsxwriter writes when given every cell (a test compares
-//! them), without its cost of storing each cell before writing it.
+//! still compressed, into the workbook. The parts are those rust_xlsxwriter writes when given
+//! every cell (a test compares them), without its cost of storing each cell before writing it.
 
 mod sheet_xml;
 
@@ -79,7 +79,7 @@ pub fn write_xlsx_beside(
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .map_or_else(std::env::temp_dir, Path::to_path_buf);
-    let save = |template: &[u8], written: Vec<WrittenSheet>| -> Result<(), Filled> {
+    let save = |template: &[u8], written: Vec<WrittenSheet>| -> Result<(), WorkbookError> {
         let file = File::create(path)?;
         assemble(template, written, BufWriter::new(file))?.flush()?;
         tracing::debug!(path = %path.display(), "workbook saved");
@@ -129,45 +129,47 @@ fn xlsx_bytes_with_row_limit(sheets: &[Table], max_data_rows: usize) -> Result<V
 
 /// Why a workbook could not be written: a table's own fault, a file's, or the writing's.
 #[derive(Debug)]
-enum Filled {
+enum WorkbookError {
     Sink(SinkError),
     Io(std::io::Error),
     Failed(String),
 }
 
-impl Filled {
+impl WorkbookError {
     /// The error, about the workbook at `path` (none: one built in memory).
     fn into_sink(self, path: Option<&Path>) -> SinkError {
         match (self, path) {
-            (Filled::Sink(e), _) => e,
-            (Filled::Io(e), Some(path)) => SinkError::io("write", path, e),
-            (Filled::Failed(message), Some(path)) => SinkError::Write {
+            (WorkbookError::Sink(e), _) => e,
+            (WorkbookError::Io(e), Some(path)) => SinkError::io("write", path, e),
+            (WorkbookError::Failed(message), Some(path)) => SinkError::Write {
                 path: path.to_path_buf(),
                 message,
             },
-            (Filled::Io(e), None) => SinkError::Invalid(format!("cannot build the workbook: {e}")),
-            (Filled::Failed(m), None) => {
+            (WorkbookError::Io(e), None) => {
+                SinkError::Invalid(format!("cannot build the workbook: {e}"))
+            }
+            (WorkbookError::Failed(m), None) => {
                 SinkError::Invalid(format!("cannot build the workbook: {m}"))
             }
         }
     }
 }
 
-impl From<XlsxError> for Filled {
+impl From<XlsxError> for WorkbookError {
     fn from(e: XlsxError) -> Self {
-        Filled::Failed(e.to_string())
+        WorkbookError::Failed(e.to_string())
     }
 }
 
-impl From<zip::result::ZipError> for Filled {
+impl From<zip::result::ZipError> for WorkbookError {
     fn from(e: zip::result::ZipError) -> Self {
-        Filled::Failed(e.to_string())
+        WorkbookError::Failed(e.to_string())
     }
 }
 
-impl From<std::io::Error> for Filled {
+impl From<std::io::Error> for WorkbookError {
     fn from(e: std::io::Error) -> Self {
-        Filled::Io(e)
+        WorkbookError::Io(e)
     }
 }
 
@@ -192,7 +194,7 @@ struct WrittenSheet {
 
 /// What is done with the written worksheets once the last is written: given the template (the one
 /// whose styles hold the date format if a worksheet uses it) and the worksheets in order.
-type Finish<'f, R> = dyn Fn(&[u8], Vec<WrittenSheet>) -> Result<R, Filled> + Sync + 'f;
+type Finish<'f, R> = dyn Fn(&[u8], Vec<WrittenSheet>) -> Result<R, WorkbookError> + Sync + 'f;
 
 /// Plans the worksheets, has rust_xlsxwriter write the workbook with their header rows only, writes
 /// each worksheet's entry, the largest first, side by side, and has the thread that wrote the last
@@ -207,7 +209,7 @@ fn build_workbook<R: Send>(
     folder: &Path,
     beside: &BesideJobs<'_>,
     finish: &Finish<'_, R>,
-) -> Result<R, Filled> {
+) -> Result<R, WorkbookError> {
     let plan = plan_sheets(sheets, max_data_rows.max(1));
     let plain = template(&plan, false, folder)?;
     let dated = template(&plan, true, folder)?;
@@ -276,7 +278,11 @@ fn plan_sheets<'t>(sheets: &[&'t dyn Rows], max_data_rows: usize) -> Vec<Planned
 /// The workbook with every planned worksheet's widths, frozen header and header row, and no data;
 /// with `dated`, a date in the first worksheet's second row, so that its styles hold the date
 /// format. Its worksheets' temporary files go into `folder`.
-fn template(plan: &[PlannedSheet<'_>], dated: bool, folder: &Path) -> Result<Vec<u8>, Filled> {
+fn template(
+    plan: &[PlannedSheet<'_>],
+    dated: bool,
+    folder: &Path,
+) -> Result<Vec<u8>, WorkbookError> {
     let mut workbook = Workbook::new();
     workbook.set_zip_compression_level(ZIP_COMPRESSION_LEVEL);
     workbook.set_tempdir(folder)?;
@@ -308,7 +314,7 @@ fn sheet_entry(index: usize) -> String {
 }
 
 /// Each planned worksheet's frame, cut from the header-only template.
-fn frames_of(template: &[u8], plan: &[PlannedSheet<'_>]) -> Result<Vec<SheetFrame>, Filled> {
+fn frames_of(template: &[u8], plan: &[PlannedSheet<'_>]) -> Result<Vec<SheetFrame>, WorkbookError> {
     let mut archive = ZipArchive::new(Cursor::new(template))?;
     plan.iter()
         .enumerate()
@@ -329,7 +335,7 @@ fn frames_of(template: &[u8], plan: &[PlannedSheet<'_>]) -> Result<Vec<SheetFram
 
 /// The style number rust_xlsxwriter gave the date format in the dated template (0 when there is
 /// no worksheet to hold a date).
-fn date_style_of(dated: &[u8], plan: &[PlannedSheet<'_>]) -> Result<u32, Filled> {
+fn date_style_of(dated: &[u8], plan: &[PlannedSheet<'_>]) -> Result<u32, WorkbookError> {
     if plan.is_empty() {
         return Ok(0);
     }
@@ -342,7 +348,7 @@ fn date_style_of(dated: &[u8], plan: &[PlannedSheet<'_>]) -> Result<u32, Filled>
         .map(|at| &xml[at + marker.len()..])
         .and_then(|rest| rest.split('"').next())
         .and_then(|style| style.parse().ok())
-        .ok_or_else(|| Filled::Failed("the workbook has no date style".into()))
+        .ok_or_else(|| WorkbookError::Failed("the workbook has no date style".into()))
 }
 
 /// Every planned worksheet, with what writing them needs.
@@ -360,8 +366,8 @@ impl SheetsToWrite<'_> {
     fn write<R: Send>(
         &self,
         beside: &BesideJobs<'_>,
-        finish: &(dyn Fn(Vec<WrittenSheet>) -> Result<R, Filled> + Sync),
-    ) -> Result<R, Filled> {
+        finish: &(dyn Fn(Vec<WrittenSheet>) -> Result<R, WorkbookError> + Sync),
+    ) -> Result<R, WorkbookError> {
         let mut work: Vec<(usize, &PlannedSheet<'_>, &SheetFrame)> = self
             .plan
             .iter()
@@ -375,14 +381,15 @@ impl SheetsToWrite<'_> {
             .clamp(1, work.len().max(1));
         let remaining = AtomicUsize::new(work.len());
         let queue = Mutex::new(work.into_iter());
-        let written: Mutex<Vec<(usize, Result<WrittenSheet, Filled>)>> = Mutex::new(Vec::new());
-        let finished: Mutex<Option<Result<R, Filled>>> = Mutex::new(None);
+        let written: Mutex<Vec<(usize, Result<WrittenSheet, WorkbookError>)>> =
+            Mutex::new(Vec::new());
+        let finished: Mutex<Option<Result<R, WorkbookError>>> = Mutex::new(None);
         let complete = || {
             let mut results =
                 std::mem::take(&mut *written.lock().unwrap_or_else(|e| e.into_inner()));
             // In worksheet order, so that the first worksheet's failure is the one reported.
             results.sort_by_key(|(index, _)| *index);
-            let sheets: Result<Vec<WrittenSheet>, Filled> =
+            let sheets: Result<Vec<WrittenSheet>, WorkbookError> =
                 results.into_iter().map(|(_, sheet)| sheet).collect();
             let outcome = sheets.and_then(finish);
             *finished.lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
@@ -424,7 +431,7 @@ impl SheetsToWrite<'_> {
         }
         match finished.into_inner().unwrap_or_else(|e| e.into_inner()) {
             Some(outcome) => outcome,
-            None => Err(Filled::Failed(format!(
+            None => Err(WorkbookError::Failed(format!(
                 "{stopped} worksheet writer(s) stopped unexpectedly"
             ))),
         }
@@ -443,17 +450,12 @@ impl SheetToWrite<'_> {
     /// Writes and compresses the worksheet into a temporary file in `folder`. Its dimension is
     /// declared before its rows are written; in the rare case the rows end otherwise (a last row
     /// with no cell) it is written again with the dimension found.
-    fn write(&self, folder: &Path) -> Result<WrittenSheet, Filled> {
+    fn write(&self, folder: &Path) -> Result<WrittenSheet, WorkbookError> {
         let planned = self.frame.planned(self.planned.rows.len());
-        let (zip, written) = self.compress(folder, planned)?;
-        if written.extent == planned {
-            return Ok(WrittenSheet {
-                entry: self.entry.clone(),
-                zip,
-                dates: written.dates,
-            });
+        let (mut zip, mut written) = self.compress(folder, planned)?;
+        if written.extent != planned {
+            (zip, written) = self.compress(folder, written.extent)?;
         }
-        let (zip, written) = self.compress(folder, written.extent)?;
         Ok(WrittenSheet {
             entry: self.entry.clone(),
             zip,
@@ -465,7 +467,7 @@ impl SheetToWrite<'_> {
         &self,
         folder: &Path,
         extent: Extent,
-    ) -> Result<(File, sheet_xml::Written), Filled> {
+    ) -> Result<(File, sheet_xml::Written), WorkbookError> {
         let file = tempfile::tempfile_in(folder)?;
         let mut zip = ZipWriter::new(BufWriter::with_capacity(1 << 16, file));
         zip.start_file(self.entry.as_str(), entry_options())?;
@@ -497,7 +499,7 @@ fn assemble<W: Write + Seek>(
     template: &[u8],
     sheets: Vec<WrittenSheet>,
     out: W,
-) -> Result<W, Filled> {
+) -> Result<W, WorkbookError> {
     let mut parts = ZipArchive::new(Cursor::new(template))?;
     let mut sheets: BTreeMap<String, File> = sheets
         .into_iter()
@@ -517,7 +519,7 @@ fn assemble<W: Write + Seek>(
         }
     }
     if let Some(entry) = sheets.keys().next() {
-        return Err(Filled::Failed(format!(
+        return Err(WorkbookError::Failed(format!(
             "{entry} is not a part of the workbook"
         )));
     }

@@ -10,7 +10,7 @@ use std::ops::Range;
 use rust_xlsxwriter::utility::{cell_range, column_number_to_name};
 use rust_xlsxwriter::ExcelDateTime;
 
-use super::{fit_cell_text, Filled, MAX_EXACT_INTEGER};
+use super::{fit_cell_text, WorkbookError, MAX_EXACT_INTEGER};
 use crate::sink::check_row;
 use crate::sink::table::{CellRef, Rows};
 
@@ -104,8 +104,9 @@ impl SheetFrame {
     }
 
     /// Cuts `xml`, a worksheet with at most its header row, whose header cells span `header`.
-    pub(super) fn cut(xml: &str, header: Extent) -> Result<SheetFrame, Filled> {
-        let broken = || Filled::Failed("the header-only worksheet has an unexpected shape".into());
+    pub(super) fn cut(xml: &str, header: Extent) -> Result<SheetFrame, WorkbookError> {
+        let broken =
+            || WorkbookError::Failed("the header-only worksheet has an unexpected shape".into());
         let marker = "<dimension ref=\"";
         let head_end = xml.find(marker).ok_or_else(broken)? + marker.len();
         let range_end = head_end + xml[head_end..].find('"').ok_or_else(broken)?;
@@ -146,7 +147,7 @@ pub(super) fn write_sheet<W: Write>(
     rows: Range<usize>,
     date_style: u32,
     declared: Extent,
-) -> Result<Written, Filled> {
+) -> Result<Written, WorkbookError> {
     let mut chunk: Vec<u8> = Vec::with_capacity(CHUNK_BYTES + 4096);
     chunk.extend_from_slice(frame.head.as_bytes());
     chunk.extend_from_slice(declared.range().as_bytes());
@@ -164,9 +165,9 @@ pub(super) fn write_sheet<W: Write>(
     for (offset, index) in rows.enumerate() {
         cells.clear();
         table.row(index, &mut cells);
-        check_row(table, index, cells.len()).map_err(Filled::Sink)?;
+        check_row(table, index, cells.len()).map_err(WorkbookError::Sink)?;
         let row = u32::try_from(offset + 1)
-            .map_err(|_| Filled::Failed("too many rows for a worksheet".into()))?;
+            .map_err(|_| WorkbookError::Failed("too many rows for a worksheet".into()))?;
         any_row |= writer.row(&mut chunk, row, &cells, &mut written)?;
         if chunk.len() >= CHUNK_BYTES {
             out.write_all(&chunk)?;
@@ -176,7 +177,8 @@ pub(super) fn write_sheet<W: Write>(
     if any_row {
         chunk.extend_from_slice(b"</sheetData>");
     } else {
-        // Nothing at all: rust_xlsxwriter writes an empty element.
+        // Nothing at all: rust_xlsxwriter writes an empty element. Nothing was flushed yet (the
+        // chunk only grows with a row), so the opening tag is still in it to take back.
         chunk.truncate(opened);
         chunk.extend_from_slice(b"<sheetData/>");
     }
@@ -221,7 +223,7 @@ impl RowWriter {
         row: u32,
         cells: &[CellRef<'_>],
         written: &mut Written,
-    ) -> Result<bool, Filled> {
+    ) -> Result<bool, WorkbookError> {
         let number = self.row_number.format(u64::from(row) + 1).to_string();
         self.cells.bytes.clear();
         for (col, cell) in cells.iter().enumerate() {
@@ -229,14 +231,15 @@ impl RowWriter {
                 .columns
                 .get(col)
                 .filter(|n| !n.is_empty())
-                .ok_or_else(|| Filled::Failed("too many columns for a worksheet".into()))?;
+                .ok_or_else(|| WorkbookError::Failed("too many columns for a worksheet".into()))?;
             let reference = CellReference {
                 column: name,
                 row: &number,
             };
             if self.cells.cell(&reference, cell, &mut written.dates) {
-                let col = u16::try_from(col)
-                    .map_err(|_| Filled::Failed("too many columns for a worksheet".into()))?;
+                let col = u16::try_from(col).map_err(|_| {
+                    WorkbookError::Failed("too many columns for a worksheet".into())
+                })?;
                 written.extent.include(row, col);
             }
         }
