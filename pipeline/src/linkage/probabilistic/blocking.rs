@@ -172,7 +172,7 @@ struct Membership {
 impl Blocks {
     /// Blocks `records` as a run would.
     pub fn new(records: &[LinkRecord], plan: &BlockingPlan) -> Blocks {
-        Blocks::of(&prepare(records), plan)
+        Blocks::of(&prepare(records, &[]), plan)
     }
 
     /// Builds the blocks key by key (so that only one key's values are held at once).

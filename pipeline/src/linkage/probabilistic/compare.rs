@@ -3,7 +3,7 @@
 
 use rustc_hash::FxHashMap;
 
-use super::ProbabilisticSettings;
+use super::{ProbabilisticSettings, Referral};
 use crate::linkage::LinkRecord;
 
 /// Comparisons and their number of levels (level 0 = disagree; higher = closer agreement).
@@ -17,9 +17,10 @@ pub(super) const COMPARISONS: [(&str, usize); 10] = [
     ("personal_number", 2),
     ("event_date", 5),
     ("activity", 2),
-    // Whether the two records come from one source: an institution records a child again far less
-    // often than another institution meets the same child, and EM learns by how much.
-    ("source", 2),
+    // How the two records' institutions relate: an institution records a child again far less
+    // often than another institution meets the same child, and a referred child reaches the
+    // receiving institution after the referring one met it (see [`source_level`]).
+    ("source", 4),
 ];
 pub(super) const K: usize = COMPARISONS.len();
 /// A comparison that cannot be made (a value is missing on either side).
@@ -89,6 +90,11 @@ pub(super) struct Codes {
     pub(super) personal_number: u32,
     pub(super) activity: u32,
     pub(super) source: u32,
+    /// The referrals (bits, by their place in the settings) whose referring institution is this
+    /// record's source …
+    pub(super) refers: u8,
+    /// … and whose receiving institution it is.
+    pub(super) referred: u8,
 }
 
 /// The code of a missing value.
@@ -114,9 +120,24 @@ impl<'a> Codebook<'a> {
     }
 }
 
+/// The referral bits of records from `source`: (as the referring institution, as the receiving one).
+/// Only the first eight referrals count.
+fn referral_bits(source: &str, referrals: &[Referral]) -> (u8, u8) {
+    let mut bits = (0u8, 0u8);
+    for (k, referral) in referrals.iter().take(8).enumerate() {
+        if referral.from == source {
+            bits.0 |= 1 << k;
+        }
+        if referral.to == source {
+            bits.1 |= 1 << k;
+        }
+    }
+    bits
+}
+
 /// Prepares every record, coding all names (given, surname stem, father) in one codebook so that a
 /// given name can be compared with a surname when the two are swapped.
-pub(super) fn prepare(records: &[LinkRecord]) -> Vec<Prepared<'_>> {
+pub(super) fn prepare<'a>(records: &'a [LinkRecord], referrals: &[Referral]) -> Vec<Prepared<'a>> {
     let mut names = Codebook::default();
     let mut sexes = Codebook::default();
     let mut places = Codebook::default();
@@ -128,6 +149,7 @@ pub(super) fn prepare(records: &[LinkRecord]) -> Vec<Prepared<'_>> {
         .iter()
         .map(|record| {
             let surname_stem = stem(&record.surname_key);
+            let (refers, referred) = referral_bits(&record.source, referrals);
             let code = Codes {
                 given: names.code(&record.given_key),
                 surname: names.code(surname_stem),
@@ -138,6 +160,8 @@ pub(super) fn prepare(records: &[LinkRecord]) -> Vec<Prepared<'_>> {
                 personal_number: numbers.optional(&record.personal_number),
                 activity: activities.optional(&record.activity),
                 source: sources.code(&record.source),
+                refers,
+                referred,
             };
             Prepared {
                 record,
@@ -304,8 +328,34 @@ pub(super) fn compare(a: &Prepared<'_>, b: &Prepared<'_>, names: &mut NameLevels
         same(ca.personal_number, cb.personal_number),
         event_level(ra, rb),
         same(ca.activity, cb.activity),
-        same(ca.source, cb.source),
+        source_level(a, b),
     ]
+}
+
+/// How the two records' institutions relate: 0 two institutions, neither referring children to the
+/// other (or an event date missing); 1 one institution; 2 a referral the wrong way round (the
+/// receiving institution's record dated before the referring one's); 3 a referral in order (the
+/// receiving institution's record dated on or after the referring one's).
+pub(super) fn source_level(a: &Prepared<'_>, b: &Prepared<'_>) -> u8 {
+    let (ca, cb) = (&a.code, &b.code);
+    if ca.source == NONE || cb.source == NONE {
+        return NULL;
+    }
+    if ca.source == cb.source {
+        return 1;
+    }
+    let (earlier, later) = if ca.refers & cb.referred != 0 {
+        (a, b)
+    } else if cb.refers & ca.referred != 0 {
+        (b, a)
+    } else {
+        return 0;
+    };
+    match (earlier.record.event_date, later.record.event_date) {
+        (Some(x), Some(y)) if y >= x => 3,
+        (Some(_), Some(_)) => 2,
+        _ => 0,
+    }
 }
 
 /// How close in time two institutions met the child, weakest first: 0 more than a year apart; 1

@@ -50,6 +50,18 @@ pub struct ProbabilisticSettings {
     /// Jaro-Winkler similarity for "close" and "similar" names.
     pub name_close: f64,
     pub name_similar: f64,
+    /// Institutions that refer the children they meet to another (by source name): the receiving
+    /// institution's record comes on or after the referring one's, which the source comparison
+    /// weighs.
+    pub referrals: Vec<Referral>,
+}
+
+/// One institution refers the children it meets to another (`from` and `to` are source names).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Referral {
+    pub from: String,
+    pub to: String,
 }
 
 impl ProbabilisticSettings {
@@ -77,6 +89,7 @@ impl Default for ProbabilisticSettings {
             seed: 1,
             name_close: 0.92,
             name_similar: 0.80,
+            referrals: Vec::new(),
         }
     }
 }
@@ -202,7 +215,7 @@ impl ProbabilisticLinker {
         let lap =
             |step: &str| tracing::debug!(step, elapsed_ms = t.elapsed().as_millis(), "linkage");
         let mut seconds = StepSeconds::default();
-        let prepared: Vec<Prepared<'a>> = compare::prepare(records);
+        let prepared: Vec<Prepared<'a>> = compare::prepare(records, &s.referrals);
         let blocks = Blocks::of(&prepared, &s.blocking());
         lap("blocking");
         let blocked = StepSeconds::add(&mut seconds.block, t);
