@@ -185,7 +185,7 @@ pub fn write_linkage_input(
     let date = |d: Option<chrono::NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default();
     for (key, r) in keys.iter().zip(records) {
         let (from, to) = r
-            .birth_years
+            .birth_years()
             .map_or((String::new(), String::new()), |(a, b)| {
                 (a.to_string(), b.to_string())
             });

@@ -87,7 +87,7 @@ mod tests {
             surname_key: surname.into(),
             father_key: String::new(),
             birth_date: NaiveDate::from_ymd_opt(2012, 3, 4),
-            birth_years: Some((2012, 2012)),
+            birth_window: NaiveDate::from_ymd_opt(2012, 3, 4).map(|d| (d, d)),
             municipality: Some("PRI".into()),
             region: Some("PR".into()),
             event_date: None,

@@ -25,9 +25,10 @@ pub struct LinkRecord {
     pub father_key: String,
     /// Full date of birth only.
     pub birth_date: Option<NaiveDate>,
-    /// Earliest and latest year of birth the record allows (from a full or partial date of birth, or
-    /// from an age at the event), if any.
-    pub birth_years: Option<(i32, i32)>,
+    /// Earliest and latest date of birth the record allows, if any: a full date of birth; the month
+    /// or year of a partial one (or of an estimated 01.01); or the year of dates an age at the event
+    /// allows (12 on 15 March 2025: born 16 March 2012 to 15 March 2013).
+    pub birth_window: Option<(NaiveDate, NaiveDate)>,
     pub municipality: Option<String>,
     pub region: Option<String>,
     /// When the institution met the child: one child's records cluster in time (a police
@@ -61,7 +62,7 @@ impl LinkRecord {
                 .birth_date
                 .and_then(|b| b.as_full())
                 .filter(|d| (d.month(), d.day()) != (1, 1)),
-            birth_years: birth_years(case),
+            birth_window: birth_window(case),
             municipality: case.municipality.clone(),
             region: case.region.clone(),
             event_date: case.event_date,
@@ -70,14 +71,42 @@ impl LinkRecord {
     }
 }
 
-/// The years of birth a case allows: its birth year, or the two years an age at the event allows.
-fn birth_years(case: &CanonicalCase) -> Option<(i32, i32)> {
+impl LinkRecord {
+    /// Earliest and latest year of birth the record allows, if any.
+    pub fn birth_years(&self) -> Option<(i32, i32)> {
+        self.birth_window.map(|(from, to)| (from.year(), to.year()))
+    }
+}
+
+/// The dates of birth a case allows: its date of birth, the month or year of a partial one, or the
+/// year of dates that make it `age` on the event day.
+fn birth_window(case: &CanonicalCase) -> Option<(NaiveDate, NaiveDate)> {
     if let Some(birth) = case.birth_date {
-        return Some((birth.year, birth.year));
+        if let Some(date) = birth.as_full().filter(|d| (d.month(), d.day()) != (1, 1)) {
+            return Some((date, date));
+        }
+        let (first_month, last_month) = match birth.month.filter(|_| birth.day.is_none()) {
+            Some(month) => (month, month),
+            None => (1, 12),
+        };
+        let first = NaiveDate::from_ymd_opt(birth.year, first_month, 1)?;
+        let last = NaiveDate::from_ymd_opt(birth.year, last_month, 1)?
+            .checked_add_months(chrono::Months::new(1))?
+            .pred_opt()?;
+        return Some((first, last));
     }
     let (age, event) = (case.age?, case.event_date?);
-    let latest = event.year() - i32::try_from(age).ok()?;
-    Some((latest - 1, latest))
+    let age = i32::try_from(age).ok()?;
+    let latest = years_before(event, age)?;
+    let earliest = years_before(event, age + 1)?.succ_opt()?;
+    Some((earliest, latest))
+}
+
+/// `date` `years` years earlier (29 February becomes 28 February).
+fn years_before(date: NaiveDate, years: i32) -> Option<NaiveDate> {
+    let year = date.year() - years;
+    NaiveDate::from_ymd_opt(year, date.month(), date.day())
+        .or_else(|| NaiveDate::from_ymd_opt(year, date.month(), 28))
 }
 
 /// A personal number fit to link on: 10 digits (Kosovo) or 13 (JMBG), and not a placeholder such as
@@ -261,5 +290,62 @@ impl DisjointSets {
             sets[number].push(i);
         }
         sets
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::PartialDate;
+
+    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default()
+    }
+
+    fn window(birth: Option<PartialDate>, age: Option<u32>) -> Option<(NaiveDate, NaiveDate)> {
+        let case = CanonicalCase {
+            birth_date: birth,
+            age,
+            event_date: Some(date(2025, 3, 15)),
+            ..CanonicalCase::default()
+        };
+        LinkRecord::from_case("police", &case, &Folder::new(Vec::new())).birth_window
+    }
+
+    #[test]
+    fn a_birth_window_is_the_dates_of_birth_a_record_allows() {
+        let partial = |year, month, day| Some(PartialDate { year, month, day });
+        assert_eq!(
+            window(partial(2012, Some(6), Some(9)), Some(12)),
+            Some((date(2012, 6, 9), date(2012, 6, 9)))
+        );
+        // 12 on 15 March 2025.
+        assert_eq!(
+            window(None, Some(12)),
+            Some((date(2012, 3, 16), date(2013, 3, 15)))
+        );
+        assert_eq!(
+            window(partial(2012, Some(2), None), None),
+            Some((date(2012, 2, 1), date(2012, 2, 29)))
+        );
+        // An estimated 01.01 and a bare year are the year.
+        assert_eq!(
+            window(partial(2012, Some(1), Some(1)), None),
+            Some((date(2012, 1, 1), date(2012, 12, 31)))
+        );
+        assert_eq!(
+            window(partial(2012, None, None), Some(12)),
+            Some((date(2012, 1, 1), date(2012, 12, 31)))
+        );
+        assert_eq!(window(None, None), None);
+        let years = LinkRecord {
+            birth_window: window(None, Some(12)),
+            ..LinkRecord::from_case(
+                "police",
+                &CanonicalCase::default(),
+                &Folder::new(Vec::new()),
+            )
+        };
+        assert_eq!(years.birth_years(), Some((2012, 2013)));
     }
 }

@@ -508,7 +508,7 @@ fn window_key(p: &Prepared<'_>) -> String {
     } else {
         (&r.surname_key, &r.given_key)
     };
-    let year = r.birth_years.map_or(0, |(from, _)| from);
+    let year = r.birth_years().map_or(0, |(from, _)| from);
     format!("{a}|{b}|{}|{year}", r.father_key)
 }
 
@@ -617,7 +617,7 @@ fn hash_field(field: KeyField, p: &Prepared<'_>, scratch: &mut KeyScratch) {
             deletions(surname, hashes);
             expand(partials, expanded, hashes.iter(), true);
         }
-        KeyField::BirthYear => match r.birth_years {
+        KeyField::BirthYear => match r.birth_years() {
             Some((from, to)) => expand(partials, expanded, from..=to, false),
             None => partials.clear(),
         },

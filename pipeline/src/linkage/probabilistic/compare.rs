@@ -236,10 +236,11 @@ pub(super) fn name_level(a: &str, b: &str, s: &ProbabilisticSettings) -> u8 {
 }
 
 /// Birth comparison levels, weakest first:
-/// 0 cannot be one child (years two or more apart); 1 two full dates a year apart; 2 two full dates in
-/// the same year but with another day and month; 3 a year apart where a side knows only a year or an
-/// age (estimated ages are often a year off); 4 compatible years where a side knows only a year or an
-/// age; 5 two full dates a typo apart (same year and month, or day, or day and month swapped, or the
+/// 0 cannot be one child (more than a year between the dates of birth the two allow); 1 two full
+/// dates a year apart; 2 two full dates in the same year but with another day and month; 3 within a
+/// year where a side knows only a month, a year or an age (estimated ages are often a year off); 4
+/// compatible where a side knows only a month, a year or an age (an age of 12 on the event day and a
+/// date of birth that makes the child 12 that day); 5 two full dates a typo apart (same year and month, or day, or day and month swapped, or the
 /// same day and month a year apart); 6 the same date.
 pub(super) fn birth_level(a: &LinkRecord, b: &LinkRecord) -> u8 {
     use chrono::Datelike;
@@ -261,10 +262,10 @@ pub(super) fn birth_level(a: &LinkRecord, b: &LinkRecord) -> u8 {
             _ => 0,
         };
     }
-    match (a.birth_years, b.birth_years) {
-        (Some((a0, a1)), Some((b0, b1))) => match (b0 - a1).max(a0 - b1) {
+    match (a.birth_window, b.birth_window) {
+        (Some((a0, a1)), Some((b0, b1))) => match (b0 - a1).max(a0 - b1).num_days() {
             g if g <= 0 => 4,
-            1 => 3,
+            1..=366 => 3,
             _ => 0,
         },
         _ => NULL,

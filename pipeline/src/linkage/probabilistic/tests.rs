@@ -17,7 +17,7 @@ fn record(id: &str, given: &str, surname: &str, birth: Option<(i32, u32, u32)>) 
         surname_key: surname.into(),
         father_key: "ilir".into(),
         birth_date,
-        birth_years: birth.map(|(y, _, _)| (y, y)),
+        birth_window: birth_date.map(|d| (d, d)),
         municipality: Some("PRI".into()),
         region: Some("PR".into()),
         event_date: None,
@@ -327,5 +327,31 @@ fn referrals_are_read_from_the_linkage_rules() {
     );
     assert!(
         toml::from_str::<ProbabilisticSettings>("referrals = [{ from = \"police\" }]").is_err()
+    );
+}
+
+#[test]
+fn an_age_agrees_with_a_date_of_birth_only_if_it_is_the_age_on_the_event_day() {
+    let born = record("1", "arben", "krasnici", Some((2012, 6, 9)));
+    let aged = |years: (i32, u32, u32), to: (i32, u32, u32)| {
+        let mut r = record("2", "arben", "krasnici", None);
+        r.birth_window = NaiveDate::from_ymd_opt(years.0, years.1, years.2)
+            .zip(NaiveDate::from_ymd_opt(to.0, to.1, to.2));
+        r
+    };
+    // 12 on 15 March 2025 allows 16 March 2012 to 15 March 2013: born 9 June 2012, the child was 12.
+    assert_eq!(birth_level(&born, &aged((2012, 3, 16), (2013, 3, 15))), 4);
+    // 13 that day (a year off, as estimates often are), though 2012 is among the years 12 allows
+    // on another day.
+    assert_eq!(birth_level(&born, &aged((2011, 3, 16), (2012, 3, 15))), 3);
+    // Two years off: another child.
+    assert_eq!(birth_level(&born, &aged((2010, 3, 16), (2011, 3, 15))), 0);
+    // Two ages overlap.
+    assert_eq!(
+        birth_level(
+            &aged((2012, 3, 16), (2013, 3, 15)),
+            &aged((2012, 12, 1), (2013, 11, 30))
+        ),
+        4
     );
 }
