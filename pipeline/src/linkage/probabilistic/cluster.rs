@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use rustc_hash::FxHashMap;
 
-use super::compare::{birth_level, name_level, Prepared, NULL};
+use super::compare::{birth_level, name_level, Prepared, NONE, NULL};
 use super::ProbabilisticSettings;
 use crate::linkage::{DisjointSets, LinkRecord, ReviewDecisions};
 
@@ -36,41 +36,60 @@ pub(super) fn contradict(
     records: &[Prepared<'_>],
     s: &ProbabilisticSettings,
 ) -> bool {
-    a.iter().any(|&i| {
-        b.iter().any(|&j| {
-            let (x, y) = (&records[i], &records[j]);
-            let (rx, ry) = (x.record, y.record);
-            // A Kosovo number and a Serbian JMBG of one child differ without contradicting.
-            let numbers = matches!((&rx.personal_number, &ry.personal_number),
-                (Some(p), Some(q)) if p != q && p.len() == q.len());
-            let same_number = matches!((&rx.personal_number, &ry.personal_number),
-                (Some(p), Some(q)) if p == q);
-            // Boy and girl twins: Arben / Arbena are close names but not the same child.
-            let other_sex = matches!((&rx.sex, &ry.sex), (Some(p), Some(q)) if p != q)
-                && rx.given_key != ry.given_key;
-            if same_number {
-                return other_sex;
-            }
-            let close = |level: u8| level != NULL && level >= 2;
-            let same_given = close(name_level(&rx.given_key, &ry.given_key, s));
-            let swapped = close(name_level(&rx.given_key, y.surname_stem, s))
-                && close(name_level(x.surname_stem, &ry.given_key, s));
-            let both_born = rx.birth_date.is_some() && ry.birth_date.is_some();
-            let known_given = !rx.given_key.is_empty() && !ry.given_key.is_empty();
-            // Same common name, but born in clearly different years, or of clearly different fathers.
-            // Two real (not estimated) dates of birth that are not a typo apart: two children.
-            let other_years = match birth_level(rx, ry) {
-                NULL => false,
-                level => level == 0 || (both_born && level <= 2),
-            };
-            let other_father = name_level(&rx.father_key, &ry.father_key, s) == 0;
-            numbers
-                || other_sex
-                || (both_born && known_given && !same_given && !swapped)
-                || other_years
-                || other_father
-        })
-    })
+    a.iter()
+        .any(|&i| b.iter().any(|&j| two_children(&records[i], &records[j], s)))
+}
+
+/// Whether two records cannot be one child (see [`contradict`]). The cheap checks come first, and
+/// names are compared as strings only when their codes differ: most pairs a clustering checks carry
+/// the same names.
+fn two_children(x: &Prepared<'_>, y: &Prepared<'_>, s: &ProbabilisticSettings) -> bool {
+    let (rx, ry) = (x.record, y.record);
+    let (cx, cy) = (&x.code, &y.code);
+    let known = |a: u32, b: u32| a != NONE && b != NONE;
+    // A Kosovo number and a Serbian JMBG of one child differ without contradicting.
+    let numbers = known(cx.personal_number, cy.personal_number);
+    let same_number = numbers && cx.personal_number == cy.personal_number;
+    let other_number = numbers
+        && !same_number
+        && rx.personal_number.as_ref().map(String::len)
+            == ry.personal_number.as_ref().map(String::len);
+    // Boy and girl twins: Arben / Arbena are close names but not the same child.
+    let other_sex = known(cx.sex, cy.sex) && cx.sex != cy.sex && cx.given != cy.given;
+    if same_number {
+        return other_sex;
+    }
+    if other_number || other_sex {
+        return true;
+    }
+    // Same common name, but born in clearly different years, or of clearly different fathers.
+    // Two real (not estimated) dates of birth that are not a typo apart: two children.
+    let both_born = rx.birth_date.is_some() && ry.birth_date.is_some();
+    let other_years = match birth_level(rx, ry) {
+        NULL => false,
+        level => level == 0 || (both_born && level <= 2),
+    };
+    if other_years {
+        return true;
+    }
+    if known(cx.father, cy.father)
+        && cx.father != cy.father
+        && name_level(&rx.father_key, &ry.father_key, s) == 0
+    {
+        return true;
+    }
+    // Two dates of birth and clearly different given names (not the same, not a typo apart, not the
+    // same names in swapped order): twins share everything but the given name.
+    if both_born && known(cx.given, cy.given) && cx.given != cy.given {
+        let close = |level: u8| level != NULL && level >= 2;
+        let same_given = close(name_level(&rx.given_key, &ry.given_key, s));
+        let swapped = || {
+            close(name_level(&rx.given_key, y.surname_stem, s))
+                && close(name_level(x.surname_stem, &ry.given_key, s))
+        };
+        return !same_given && !swapped();
+    }
+    false
 }
 
 /// Linked pairs grouped into children, with what the grouping did.
