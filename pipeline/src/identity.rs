@@ -28,17 +28,36 @@ impl PseudonymKey {
 
     /// `K-` and 16 hex digits of HMAC-SHA256(key, "child:" + anchor).
     pub fn child_id(&self, anchor: &str) -> String {
-        let digest = match Hmac::<Sha256>::new_from_slice(&self.0) {
-            Ok(mut mac) => {
-                mac.update(b"child:");
-                mac.update(anchor.as_bytes());
-                mac.finalize().into_bytes().to_vec()
-            }
-            // HMAC accepts keys of any length; this branch cannot be reached.
-            Err(_) => Vec::new(),
-        };
-        format!("K-{}", hex::encode(&digest[..digest.len().min(8)]))
+        child_id_with(self.keyed().as_ref(), anchor)
     }
+
+    /// [`PseudonymKey::child_id`] of every anchor, on every core: the key is set into the MAC once.
+    pub fn child_ids(&self, anchors: &[String]) -> Vec<String> {
+        use rayon::prelude::*;
+        let keyed = self.keyed();
+        anchors
+            .par_iter()
+            .map(|anchor| child_id_with(keyed.as_ref(), anchor))
+            .collect()
+    }
+
+    /// The MAC with the key set (HMAC accepts keys of any length, so this is always `Some`).
+    fn keyed(&self) -> Option<Hmac<Sha256>> {
+        Hmac::<Sha256>::new_from_slice(&self.0).ok()
+    }
+}
+
+/// The child identifier of `anchor` under a keyed MAC.
+fn child_id_with(keyed: Option<&Hmac<Sha256>>, anchor: &str) -> String {
+    let digest = match keyed.cloned() {
+        Some(mut mac) => {
+            mac.update(b"child:");
+            mac.update(anchor.as_bytes());
+            mac.finalize().into_bytes().to_vec()
+        }
+        None => Vec::new(),
+    };
+    format!("K-{}", hex::encode(&digest[..digest.len().min(8)]))
 }
 
 #[cfg(test)]
@@ -120,17 +139,32 @@ pub fn assign_ids(
     // Retired identifiers are never handed out again to another child. (Only asked whether it
     // holds an identifier, never listed: a hash set.)
     let mut used: HashSet<String> = memory.child_of.values().cloned().collect();
+    // New children's identifiers are worked out on every core; a clash with one already used (a
+    // retired one, or one just given) is settled in cluster order below.
+    let (anchors, mut fresh) = {
+        use rayon::prelude::*;
+        let anchors: Vec<String> = clusters
+            .par_iter()
+            .zip(&ids)
+            .filter(|(_, id)| id.is_none())
+            .map(|(cluster, _)| anchor(cluster))
+            .collect();
+        let fresh = key.child_ids(&anchors);
+        (anchors, fresh)
+    };
     let mut changes = IdentityChanges::default();
     let mut result = Vec::with_capacity(clusters.len());
-    for (c, cluster) in clusters.iter().enumerate() {
+    for (c, _) in clusters.iter().enumerate() {
         let id = match ids[c].take() {
             Some(id) => {
                 changes.kept += 1;
                 id
             }
             None => {
+                let n = changes.new;
                 changes.new += 1;
-                fresh_id(cluster, key, &used)
+                let first = fresh.get_mut(n).map(std::mem::take).unwrap_or_default();
+                unused_id(first, anchors.get(n).map_or("", String::as_str), key, &used)
             }
         };
         used.insert(id.clone());
@@ -175,17 +209,24 @@ pub fn assign_ids(
     (result, changes)
 }
 
-fn fresh_id(
-    cluster: &[RecordRef],
-    key: &PseudonymKey,
-    used: &std::collections::HashSet<String>,
-) -> String {
-    let anchor = cluster
+/// The anchor of a new child's identifier: its smallest record reference.
+fn anchor(cluster: &[RecordRef]) -> String {
+    cluster
         .iter()
         .map(|(source, record)| format!("{source}/{record}"))
         .min()
-        .unwrap_or_default();
-    let mut id = key.child_id(&anchor);
+        .unwrap_or_default()
+}
+
+/// `first` (the identifier of `anchor`), or if that is already used, the identifier of
+/// `anchor#2`, `anchor#3` … that is not.
+fn unused_id(
+    first: String,
+    anchor: &str,
+    key: &PseudonymKey,
+    used: &std::collections::HashSet<String>,
+) -> String {
+    let mut id = first;
     let mut round = 1;
     while used.contains(&id) {
         round += 1;
@@ -271,5 +312,28 @@ mod stable_tests {
         );
         assert_eq!(changes.kept, 2);
         assert_eq!(changes.split.len(), 1, "X was split");
+    }
+
+    #[test]
+    fn a_new_child_whose_identifier_is_taken_gets_the_next_round() {
+        let key = PseudonymKey::from_text("00112233445566778899aabbccddeeff").unwrap();
+        // "p/a"'s identifier is held by a record that is gone (retired), and "p/a#2"'s too.
+        let taken = [key.child_id("p/a"), key.child_id("p/a#2")];
+        let child_of = [r("p", "old"), r("p", "older")]
+            .into_iter()
+            .zip(taken.iter().cloned())
+            .collect();
+        let memory = IdentityMemory { child_of };
+        let now = vec![vec![r("p", "b")], vec![r("p", "a")], vec![r("p", "c")]];
+        let (ids, changes) = assign_ids(&now, &memory, &key);
+        assert_eq!(
+            ids,
+            vec![
+                key.child_id("p/b"),
+                key.child_id("p/a#3"),
+                key.child_id("p/c")
+            ]
+        );
+        assert_eq!(changes.new, 3);
     }
 }
