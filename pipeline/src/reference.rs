@@ -137,8 +137,9 @@ pub struct Reference {
     activity_index: BTreeMap<String, usize>,
     community_index: BTreeMap<String, usize>,
     sex_index: BTreeMap<String, usize>,
-    /// Municipality code → index (publication looks one up for every record).
-    municipality_index: BTreeMap<String, usize>,
+    /// Municipality code → index (publication looks one up for every record and file: hashed, as
+    /// codes share their first letters).
+    municipality_index: rustc_hash::FxHashMap<String, usize>,
 }
 
 impl Reference {
@@ -176,7 +177,7 @@ impl Reference {
             activity_index: BTreeMap::new(),
             community_index: BTreeMap::new(),
             sex_index: BTreeMap::new(),
-            municipality_index: BTreeMap::new(),
+            municipality_index: rustc_hash::FxHashMap::default(),
         };
         let mut place_prefixes: Vec<String> = prefixes
             .iter()

@@ -369,6 +369,7 @@ fn run_with_state(
     clock.parts(&linkage.stage_seconds);
 
     progress.stage("reconcile", Some(linkage.clusters.len() as u64));
+    let lap = step_log("reconciliation");
     let compared: Vec<_> = assets.rules.agreement_fields();
     let compared_fields: Vec<_> = compared.iter().map(|(_, f)| *f).collect();
     let mut child_of = vec![0usize; intake.accepted.len()];
@@ -390,8 +391,10 @@ fn run_with_state(
                 .collect()
         })
         .collect();
+    lap("identities read");
     let (child_ids, identity_changes) = assign_ids(&record_refs, &memory, &key);
     drop((record_refs, memory));
+    lap("identifiers assigned");
     // Each child is reconciled on its own (on every core); results are gathered in cluster order.
     let (children, conflicts): (Vec<IdentifiedChild>, Vec<Vec<Finding>>) = linkage
         .clusters
@@ -424,6 +427,7 @@ fn run_with_state(
             (IdentifiedChild { child_id, child }, findings)
         })
         .unzip();
+    lap("children reconciled");
     for (c, (cluster, findings)) in linkage.clusters.iter().zip(conflicts).enumerate() {
         intake.findings.extend(findings);
         for &i in cluster {
@@ -432,7 +436,9 @@ fn run_with_state(
         progress.advance(1);
     }
 
+    lap("findings gathered");
     intake.findings.sort();
+    lap("findings sorted");
     clock.lap("reconcile");
     progress.stage("publish", None);
     let publication = Publication {
