@@ -79,6 +79,26 @@ pub fn check(config_path: &Path) -> CheckReport {
         }
         Err(e) => report.problem(e),
     }
+    let linkage_path = config.paths.rules.join("linkage.toml");
+    match crate::linkage::LinkageConfig::load(&linkage_path) {
+        Ok(linkage) => {
+            for referral in &linkage.probabilistic.referrals {
+                for institution in [&referral.from, &referral.to] {
+                    if !config.institutions.contains_key(institution) {
+                        report.problem(format!(
+                            "{}: the referral from \"{}\" to \"{}\" names \"{institution}\", which is not an institution under [institutions] in {}",
+                            linkage_path.display(),
+                            referral.from,
+                            referral.to,
+                            config.path.display()
+                        ));
+                    }
+                }
+            }
+            report.checked(&linkage_path);
+        }
+        Err(e) => report.problem(e),
+    }
     match SchemaCheck::load(&config.canonical_schema_path()) {
         Ok(_) => report.checked(&config.canonical_schema_path()),
         Err(e) => report.problem(e),

@@ -61,8 +61,7 @@ impl Assets {
         let institutions: Vec<String> = config.institutions.keys().cloned().collect();
         let rules = RuleBook::load(&config.paths.rules, &institutions)?;
         let survivorship = Survivorship::load(&config.paths.rules.join("survivorship.toml"))?;
-        let linkage =
-            crate::linkage::LinkageConfig::load(&config.paths.rules.join("linkage.toml"))?;
+        let linkage = crate::linkage::LinkageConfig::for_config(config)?;
         let canonical = SchemaCheck::load(&config.canonical_schema_path())?;
         let mut sources = Vec::new();
         for (name, source) in &config.sources {

@@ -747,9 +747,7 @@ fn explain_command(cli: &Cli, config_path: &Path, a: &str, b: &str) -> Result<Ex
         })
     };
     let (i, j) = (find(&ra)?, find(&rb)?);
-    let settings =
-        regbridge::linkage::LinkageConfig::load(&config.paths.rules.join("linkage.toml"))?
-            .probabilistic;
+    let settings = regbridge::linkage::LinkageConfig::for_config(&config)?.probabilistic;
     let linker = ProbabilisticLinker {
         settings,
         decisions: regbridge::review::read_decisions_in(&config.run.state_dir)?,
@@ -1088,9 +1086,7 @@ fn eval_command(
     let e = evaluate(&predicted, &truth);
     // Blocking recall: re-read the exports and block them as the run did.
     let records = regbridge::run::link_records(&config)?;
-    let settings =
-        regbridge::linkage::LinkageConfig::load(&config.paths.rules.join("linkage.toml"))?
-            .probabilistic;
+    let settings = regbridge::linkage::LinkageConfig::for_config(&config)?.probabilistic;
     let (keys, link_records): (Vec<_>, Vec<_>) = records.into_iter().unzip();
     if let Some(path) = linkage_input {
         regbridge::eval::write_linkage_input(path, &keys, &link_records, &truth)

@@ -49,27 +49,9 @@ fn check_points_at_the_line_and_column_of_a_mistake() {
 #[test]
 fn check_names_a_broken_rule_file_and_line() {
     let work = tempfile::tempdir().unwrap();
-    let rules = work.path().join("rules");
-    std::fs::create_dir_all(&rules).unwrap();
-    for entry in std::fs::read_dir(repo_root().join("rules")).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), rules.join(entry.file_name())).unwrap();
-    }
-    let broken = std::fs::read_to_string(rules.join("completeness.toml"))
-        .unwrap()
-        .replacen("field = \"surname\"", "field = \"surnme\"", 1);
-    std::fs::write(rules.join("completeness.toml"), &broken).unwrap();
-    let sources =
-        std::fs::read_to_string(repo_root().join("tests/cases/csv_malformed/in/sources.toml"))
-            .unwrap();
-    let config = write_config(work.path(), &sources)
-        .to_string_lossy()
-        .to_string();
-    let text = std::fs::read_to_string(&config).unwrap().replace(
-        &format!("{}/rules", repo_root().display()),
-        &rules.display().to_string(),
-    );
-    std::fs::write(&config, text).unwrap();
+    let (config, broken) = config_with_rule_file(work.path(), "completeness.toml", |rules| {
+        rules.replacen("field = \"surname\"", "field = \"surnme\"", 1)
+    });
     let output = regbridge()
         .args(["check", "--config", &config])
         .output()
@@ -86,6 +68,58 @@ fn check_names_a_broken_rule_file_and_line() {
         "{text}"
     );
     assert!(text.contains("surnme"), "{text}");
+}
+
+/// A configuration of the csv_malformed case whose rules are a copy of the shipped ones with `file`
+/// replaced by what `edit` makes of it; the configuration's path and the edited file.
+fn config_with_rule_file(
+    work: &std::path::Path,
+    file: &str,
+    edit: impl Fn(&str) -> String,
+) -> (String, String) {
+    let rules = work.join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    for entry in std::fs::read_dir(repo_root().join("rules")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), rules.join(entry.file_name())).unwrap();
+    }
+    let edited = edit(&std::fs::read_to_string(rules.join(file)).unwrap());
+    std::fs::write(rules.join(file), &edited).unwrap();
+    let sources =
+        std::fs::read_to_string(repo_root().join("tests/cases/csv_malformed/in/sources.toml"))
+            .unwrap();
+    let config = write_config(work, &sources);
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        &format!("{}/rules", repo_root().display()),
+        &rules.display().to_string(),
+    );
+    std::fs::write(&config, text).unwrap();
+    (config.to_string_lossy().to_string(), edited)
+}
+
+#[test]
+fn check_names_a_referral_to_an_institution_that_is_not_configured() {
+    let work = tempfile::tempdir().unwrap();
+    let (config, _) = config_with_rule_file(work.path(), "linkage.toml", |l| {
+        l.replace("to = \"csw\"", "to = \"qps\"")
+    });
+    let text = failed_check(std::path::Path::new(&config));
+    assert!(text.contains("linkage.toml"), "{text}");
+    assert!(
+        text.contains("\"qps\", which is not an institution under [institutions]"),
+        "{text}"
+    );
+}
+
+#[test]
+fn check_names_a_misspelt_key_in_the_linkage_rules() {
+    let work = tempfile::tempdir().unwrap();
+    let (config, _) = config_with_rule_file(work.path(), "linkage.toml", |l| {
+        l.replace("referrals =", "referals =")
+    });
+    let text = failed_check(std::path::Path::new(&config));
+    assert!(text.contains("linkage.toml"), "{text}");
+    assert!(text.contains("referals"), "{text}");
 }
 
 #[test]

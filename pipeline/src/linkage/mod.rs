@@ -215,6 +215,20 @@ pub struct LinkageConfig {
 }
 
 impl LinkageConfig {
+    /// Loads the configuration's `rules/linkage.toml` (see [`LinkageConfig::load`]), with each
+    /// source's institution, which the referrals name.
+    pub fn for_config(
+        config: &crate::config::Config,
+    ) -> Result<LinkageConfig, crate::config::ConfigError> {
+        let mut linkage = LinkageConfig::load(&config.paths.rules.join("linkage.toml"))?;
+        linkage.probabilistic.institution_of = config
+            .sources
+            .iter()
+            .map(|(name, source)| (name.clone(), source.institution.clone()))
+            .collect();
+        Ok(linkage)
+    }
+
     /// Loads `linkage.toml`; without the file, deterministic linkage.
     pub fn load(path: &std::path::Path) -> Result<LinkageConfig, crate::config::ConfigError> {
         if !path.exists() {

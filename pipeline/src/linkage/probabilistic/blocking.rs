@@ -7,7 +7,7 @@ use std::hash::{Hash, Hasher};
 use rayon::prelude::*;
 use rustc_hash::FxHasher;
 
-use super::compare::{prepare, stem, Prepared};
+use super::compare::{prepare, stem, Prepared, ReferralRoles};
 use crate::linkage::LinkRecord;
 
 /// How records are blocked: the keys, and how blocks become pairs.
@@ -172,7 +172,7 @@ struct Membership {
 impl Blocks {
     /// Blocks `records` as a run would.
     pub fn new(records: &[LinkRecord], plan: &BlockingPlan) -> Blocks {
-        Blocks::of(&prepare(records, &[]), plan)
+        Blocks::of(&prepare(records, &ReferralRoles::none()), plan)
     }
 
     /// Builds the blocks key by key (so that only one key's values are held at once).

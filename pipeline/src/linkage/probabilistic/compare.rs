@@ -1,6 +1,8 @@
 //! Comparison of two records: the levels of agreement per field (names, father's name, birth, sex,
 //! place, personal number, event date, activity, source) that the model weighs.
 
+use std::collections::BTreeMap;
+
 use rustc_hash::FxHashMap;
 
 use super::{ProbabilisticSettings, Referral};
@@ -120,24 +122,52 @@ impl<'a> Codebook<'a> {
     }
 }
 
-/// The referral bits of records from `source`: (as the referring institution, as the receiving one).
-/// Only the first eight referrals count.
-fn referral_bits(source: &str, referrals: &[Referral]) -> (u8, u8) {
-    let mut bits = (0u8, 0u8);
-    for (k, referral) in referrals.iter().take(8).enumerate() {
-        if referral.from == source {
-            bits.0 |= 1 << k;
-        }
-        if referral.to == source {
-            bits.1 |= 1 << k;
+/// The referrals between institutions, and the institution of each source.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ReferralRoles<'s> {
+    pub(super) referrals: &'s [Referral],
+    /// Source → institution; a source not listed is an institution of its own name.
+    pub(super) institution_of: &'s BTreeMap<String, String>,
+}
+
+/// No source lists an institution.
+static NO_INSTITUTIONS: BTreeMap<String, String> = BTreeMap::new();
+
+impl ReferralRoles<'_> {
+    /// No referrals (for blocking, which does not compare).
+    pub(super) fn none() -> ReferralRoles<'static> {
+        ReferralRoles {
+            referrals: &[],
+            institution_of: &NO_INSTITUTIONS,
         }
     }
-    bits
+
+    /// The referral bits of records from `source`: (as the referring institution, as the
+    /// receiving one). Only the first eight referrals count.
+    fn bits(&self, source: &str) -> (u8, u8) {
+        let institution = self
+            .institution_of
+            .get(source)
+            .map_or(source, String::as_str);
+        let mut bits = (0u8, 0u8);
+        for (k, referral) in self.referrals.iter().take(8).enumerate() {
+            if referral.from == institution {
+                bits.0 |= 1 << k;
+            }
+            if referral.to == institution {
+                bits.1 |= 1 << k;
+            }
+        }
+        bits
+    }
 }
 
 /// Prepares every record, coding all names (given, surname stem, father) in one codebook so that a
 /// given name can be compared with a surname when the two are swapped.
-pub(super) fn prepare<'a>(records: &'a [LinkRecord], referrals: &[Referral]) -> Vec<Prepared<'a>> {
+pub(super) fn prepare<'a>(
+    records: &'a [LinkRecord],
+    referrals: &ReferralRoles<'_>,
+) -> Vec<Prepared<'a>> {
     let mut names = Codebook::default();
     let mut sexes = Codebook::default();
     let mut places = Codebook::default();
@@ -149,7 +179,7 @@ pub(super) fn prepare<'a>(records: &'a [LinkRecord], referrals: &[Referral]) -> 
         .iter()
         .map(|record| {
             let surname_stem = stem(&record.surname_key);
-            let (refers, referred) = referral_bits(&record.source, referrals);
+            let (refers, referred) = referrals.bits(&record.source);
             let code = Codes {
                 given: names.code(&record.given_key),
                 surname: names.code(surname_stem),

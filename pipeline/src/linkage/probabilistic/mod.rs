@@ -50,13 +50,17 @@ pub struct ProbabilisticSettings {
     /// Jaro-Winkler similarity for "close" and "similar" names.
     pub name_close: f64,
     pub name_similar: f64,
-    /// Institutions that refer the children they meet to another (by source name): the receiving
-    /// institution's record comes on or after the referring one's, which the source comparison
-    /// weighs.
+    /// Institutions that refer the children they meet to another: the receiving institution's
+    /// record comes on or after the referring one's, which the source comparison weighs.
     pub referrals: Vec<Referral>,
+    /// The institution of each source (from the configuration, not `linkage.toml`); a source not
+    /// listed is taken to be an institution of its own name.
+    #[serde(skip)]
+    pub institution_of: BTreeMap<String, String>,
 }
 
-/// One institution refers the children it meets to another (`from` and `to` are source names).
+/// One institution refers the children it meets to another (`from` and `to` are institutions under
+/// `[institutions]` in the configuration).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Referral {
@@ -65,6 +69,14 @@ pub struct Referral {
 }
 
 impl ProbabilisticSettings {
+    /// The referrals by source: every pair of sources whose institutions one referral names.
+    fn referral_roles(&self) -> compare::ReferralRoles<'_> {
+        compare::ReferralRoles {
+            referrals: &self.referrals,
+            institution_of: &self.institution_of,
+        }
+    }
+
     /// How records are blocked.
     pub fn blocking(&self) -> BlockingPlan {
         BlockingPlan {
@@ -90,6 +102,7 @@ impl Default for ProbabilisticSettings {
             name_close: 0.92,
             name_similar: 0.80,
             referrals: Vec::new(),
+            institution_of: BTreeMap::new(),
         }
     }
 }
@@ -215,7 +228,7 @@ impl ProbabilisticLinker {
         let lap =
             |step: &str| tracing::debug!(step, elapsed_ms = t.elapsed().as_millis(), "linkage");
         let mut seconds = StepSeconds::default();
-        let prepared: Vec<Prepared<'a>> = compare::prepare(records, &s.referrals);
+        let prepared: Vec<Prepared<'a>> = compare::prepare(records, &s.referral_roles());
         let blocks = Blocks::of(&prepared, &s.blocking());
         lap("blocking");
         let blocked = StepSeconds::add(&mut seconds.block, t);

@@ -31,7 +31,7 @@ fn the_same_name_in_either_order_or_with_the_definite_i_compares_equal() {
     let a = record("1", "arben", "hasani", Some((2012, 3, 4)));
     let b = record("2", "hasan", "arben", Some((2012, 3, 4)));
     let records = [a, b];
-    let p = compare::prepare(&records, &[]);
+    let p = compare::prepare(&records, &compare::ReferralRoles::none());
     let g = compare(&p[0], &p[1], &mut NameLevels::new(&s));
     assert_eq!((g[0], g[1], g[3]), (3, 3, 6));
 }
@@ -45,7 +45,7 @@ fn twins_never_join_even_through_a_third_record() {
     let bridge = record("3", "arben", "krasnici", None);
     let typo = record("4", "arbne", "krasnici", Some((2012, 3, 4)));
     let records = [twin_a, twin_b, bridge, typo];
-    let prepared: Vec<Prepared<'_>> = compare::prepare(&records, &[]);
+    let prepared: Vec<Prepared<'_>> = compare::prepare(&records, &compare::ReferralRoles::none());
     assert!(contradict(&[0], &[1], &prepared, &s));
     assert!(
         contradict(&[0, 2], &[1], &prepared, &s),
@@ -71,7 +71,7 @@ fn boy_and_girl_twins_stay_apart_and_personal_numbers_decide_only_when_comparabl
     let mut typo = record("5", "drita", "gashi", Some((2013, 5, 17)));
     typo.personal_number = Some("1234567892".into());
     let records = [boy, girl, kosovo, jmbg, typo];
-    let p: Vec<Prepared<'_>> = compare::prepare(&records, &[]);
+    let p: Vec<Prepared<'_>> = compare::prepare(&records, &compare::ReferralRoles::none());
     assert!(contradict(&[0], &[1], &p, &s), "Arben and Arbena are twins");
     assert!(
         !contradict(&[2], &[3], &p, &s),
@@ -143,7 +143,7 @@ fn each_candidate_pair_is_visited_once_however_many_blocks_it_shares() {
         max_block: 4,
         window: 0,
     };
-    let prepared = compare::prepare(&records, &[]);
+    let prepared = compare::prepare(&records, &compare::ReferralRoles::none());
     let plan_keys = blocking::default_keys();
     let keys: Vec<Vec<u64>> = prepared
         .iter()
@@ -277,24 +277,33 @@ fn a_referral_in_order_and_the_wrong_way_round_are_levels_of_their_own() {
         from: "police".into(),
         to: "csw".into(),
     }];
+    // Two social-work exports of one institution; the police source is named after its institution.
+    let institution_of: BTreeMap<String, String> = [("qps_north", "csw"), ("qps_south", "csw")]
+        .into_iter()
+        .map(|(s, i)| (s.to_string(), i.to_string()))
+        .collect();
+    let roles = compare::ReferralRoles {
+        referrals: &referrals,
+        institution_of: &institution_of,
+    };
     let dated = |source: &str, id: &str, day: u32| {
         let mut r = record(id, "arben", "krasnici", None);
         r.source = source.into();
         r.event_date = NaiveDate::from_ymd_opt(2025, 3, day);
         r
     };
-    let mut undated = dated("csw", "6", 1);
+    let mut undated = dated("qps_north", "6", 1);
     undated.event_date = None;
     let records = [
         dated("police", "1", 10),
-        dated("csw", "2", 24),
-        dated("csw", "3", 2),
+        dated("qps_north", "2", 24),
+        dated("qps_south", "3", 2),
         dated("inspectorate", "4", 12),
         dated("police", "5", 11),
         undated,
-        dated("csw", "7", 10),
+        dated("qps_south", "7", 10),
     ];
-    let p = compare::prepare(&records, &referrals);
+    let p = compare::prepare(&records, &roles);
     let level = |i: usize, j: usize| compare::source_level(&p[i], &p[j]);
     assert_eq!(
         level(0, 1),
@@ -306,10 +315,11 @@ fn a_referral_in_order_and_the_wrong_way_round_are_levels_of_their_own() {
     assert_eq!(level(0, 2), 2, "a referral before the identification");
     assert_eq!(level(0, 3), 0, "police do not refer to inspectors");
     assert_eq!(level(1, 3), 0);
-    assert_eq!(level(0, 4), 1, "one institution");
+    assert_eq!(level(0, 4), 1, "one source");
     assert_eq!(level(0, 5), 0, "no date, no order");
+    assert_eq!(level(1, 2), 0, "two sources of one institution");
     // Without referrals in the settings the order is not weighed.
-    let plain = compare::prepare(&records, &[]);
+    let plain = compare::prepare(&records, &compare::ReferralRoles::none());
     assert_eq!(compare::source_level(&plain[0], &plain[1]), 0);
     assert_eq!(compare::source_level(&plain[0], &plain[2]), 0);
 }
