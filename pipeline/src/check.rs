@@ -82,7 +82,23 @@ pub fn check(config_path: &Path) -> CheckReport {
     let linkage_path = config.paths.rules.join("linkage.toml");
     match crate::linkage::LinkageConfig::load(&linkage_path) {
         Ok(linkage) => {
-            for referral in &linkage.probabilistic.referrals {
+            let referrals = &linkage.probabilistic.referrals;
+            let most = crate::linkage::probabilistic::MAX_REFERRALS;
+            if referrals.len() > most {
+                report.problem(format!(
+                    "{}: {} referrals; the linkage weighs the first {most} only",
+                    linkage_path.display(),
+                    referrals.len()
+                ));
+            }
+            for referral in referrals.iter().filter(|r| r.from == r.to) {
+                report.problem(format!(
+                    "{}: the referral from \"{}\" to itself says nothing (records of one institution are compared as such)",
+                    linkage_path.display(),
+                    referral.from
+                ));
+            }
+            for referral in referrals {
                 for institution in [&referral.from, &referral.to] {
                     if !config.institutions.contains_key(institution) {
                         report.problem(format!(
@@ -95,7 +111,9 @@ pub fn check(config_path: &Path) -> CheckReport {
                     }
                 }
             }
-            report.checked(&linkage_path);
+            if linkage_path.exists() {
+                report.checked(&linkage_path);
+            }
         }
         Err(e) => report.problem(e),
     }

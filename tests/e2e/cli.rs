@@ -112,6 +112,24 @@ fn check_names_a_referral_to_an_institution_that_is_not_configured() {
 }
 
 #[test]
+fn check_names_a_referral_to_itself_and_referrals_beyond_the_eighth() {
+    let work = tempfile::tempdir().unwrap();
+    let (config, _) = config_with_rule_file(work.path(), "linkage.toml", |l| {
+        let many = ["{ from = \"police\", to = \"csw\" }"; 9].join(", ");
+        l.replace(
+            "referrals = [{ from = \"police\", to = \"csw\" }]",
+            &format!("referrals = [{{ from = \"csw\", to = \"csw\" }}, {many}]"),
+        )
+    });
+    let text = failed_check(std::path::Path::new(&config));
+    assert!(text.contains("from \"csw\" to itself"), "{text}");
+    assert!(
+        text.contains("10 referrals; the linkage weighs the first 8 only"),
+        "{text}"
+    );
+}
+
+#[test]
 fn check_names_a_misspelt_key_in_the_linkage_rules() {
     let work = tempfile::tempdir().unwrap();
     let (config, _) = config_with_rule_file(work.path(), "linkage.toml", |l| {

@@ -26,8 +26,8 @@ pub struct LinkRecord {
     /// Full date of birth only.
     pub birth_date: Option<NaiveDate>,
     /// Earliest and latest date of birth the record allows, if any: a full date of birth; the month
-    /// or year of a partial one (or of an estimated 01.01); or the year of dates an age at the event
-    /// allows (12 on 15 March 2025: born 16 March 2012 to 15 March 2013).
+    /// or year of a partial one (or of an estimated 01.01); or the year-long span of dates an age at
+    /// the event allows (12 on 15 March 2025: born 16 March 2012 to 15 March 2013).
     pub birth_window: Option<(NaiveDate, NaiveDate)>,
     pub municipality: Option<String>,
     pub region: Option<String>,

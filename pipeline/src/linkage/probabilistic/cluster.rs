@@ -25,10 +25,12 @@ pub(super) fn separated(a: &[usize], b: &[usize], cannot: &BTreeSet<(usize, usiz
 }
 
 /// Two clusters contradict when joining them would put together records with different personal
-/// numbers; two records that both carry a full date of birth yet clearly different given names
-/// (not the same, not a typo apart, not the same names in swapped order: twins share everything but
-/// the given name); two records whose birth years cannot be the same child's (more than a year apart);
-/// or two records with clearly different fathers (children with the same common name). Merging two
+/// numbers of one kind; a boy and a girl with different given names; two records that both carry a
+/// full date of birth yet clearly different given names (not the same, not a typo apart, not the
+/// same names in swapped order: twins share everything but the given name); two records whose
+/// dates of birth cannot be the same child's (two full dates not a typo apart, or windows of dates
+/// of birth more than a year apart); or two records with clearly different fathers (children with
+/// the same common name). Merging two
 /// children is the costly error, so such a join is refused even when a third record seems to bridge them.
 pub(super) fn contradict(
     a: &[usize],

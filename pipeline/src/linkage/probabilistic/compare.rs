@@ -130,6 +130,9 @@ pub(super) struct ReferralRoles<'s> {
     pub(super) institution_of: &'s BTreeMap<String, String>,
 }
 
+/// The most referrals the source comparison weighs (a record's roles are bits of a byte).
+pub const MAX_REFERRALS: usize = 8;
+
 /// No source lists an institution.
 static NO_INSTITUTIONS: BTreeMap<String, String> = BTreeMap::new();
 
@@ -142,15 +145,19 @@ impl ReferralRoles<'_> {
         }
     }
 
-    /// The referral bits of records from `source`: (as the referring institution, as the
-    /// receiving one). Only the first eight referrals count.
-    fn bits(&self, source: &str) -> (u8, u8) {
-        let institution = self
-            .institution_of
+    /// The institution of `source` (the source's own name where none is listed).
+    fn institution<'a>(&'a self, source: &'a str) -> &'a str {
+        self.institution_of
             .get(source)
-            .map_or(source, String::as_str);
+            .map_or(source, String::as_str)
+    }
+
+    /// The referral bits of records from `source`: (as the referring institution, as the
+    /// receiving one). Only the first [`MAX_REFERRALS`] referrals count.
+    fn bits(&self, source: &str) -> (u8, u8) {
+        let institution = self.institution(source);
         let mut bits = (0u8, 0u8);
-        for (k, referral) in self.referrals.iter().take(8).enumerate() {
+        for (k, referral) in self.referrals.iter().take(MAX_REFERRALS).enumerate() {
             if referral.from == institution {
                 bits.0 |= 1 << k;
             }
@@ -189,7 +196,7 @@ pub(super) fn prepare<'a>(
                 region: regions.optional(&record.region),
                 personal_number: numbers.optional(&record.personal_number),
                 activity: activities.optional(&record.activity),
-                source: sources.code(&record.source),
+                source: sources.code(referrals.institution(&record.source)),
                 refers,
                 referred,
             };
@@ -293,11 +300,20 @@ pub(super) fn birth_level(a: &LinkRecord, b: &LinkRecord) -> u8 {
         };
     }
     match (a.birth_window, b.birth_window) {
-        (Some((a0, a1)), Some((b0, b1))) => match (b0 - a1).max(a0 - b1).num_days() {
-            g if g <= 0 => 4,
-            1..=366 => 3,
-            _ => 0,
-        },
+        (Some((a0, a1)), Some((b0, b1))) => {
+            // The later window's start against the earlier window's end.
+            let (end, start) = if a1 < b0 { (a1, b0) } else { (b1, a0) };
+            if start <= end {
+                4
+            } else if end
+                .checked_add_months(chrono::Months::new(12))
+                .is_some_and(|year_on| start <= year_on)
+            {
+                3
+            } else {
+                0
+            }
+        }
         _ => NULL,
     }
 }
@@ -364,9 +380,10 @@ pub(super) fn compare(a: &Prepared<'_>, b: &Prepared<'_>, names: &mut NameLevels
 }
 
 /// How the two records' institutions relate: 0 two institutions, neither referring children to the
-/// other (or an event date missing); 1 one institution; 2 a referral the wrong way round (the
-/// receiving institution's record dated before the referring one's); 3 a referral in order (the
-/// receiving institution's record dated on or after the referring one's).
+/// other (or an event date missing); 1 one institution (one source, or two sources of it); 2 a
+/// referral the wrong way round (the receiving institution's record dated before the referring
+/// one's); 3 a referral in order (the receiving institution's record dated on or after the
+/// referring one's, or either way where each institution refers to the other).
 pub(super) fn source_level(a: &Prepared<'_>, b: &Prepared<'_>) -> u8 {
     let (ca, cb) = (&a.code, &b.code);
     if ca.source == NONE || cb.source == NONE {
@@ -375,17 +392,18 @@ pub(super) fn source_level(a: &Prepared<'_>, b: &Prepared<'_>) -> u8 {
     if ca.source == cb.source {
         return 1;
     }
-    let (earlier, later) = if ca.refers & cb.referred != 0 {
-        (a, b)
-    } else if cb.refers & ca.referred != 0 {
-        (b, a)
-    } else {
+    let a_refers_to_b = ca.refers & cb.referred != 0;
+    let b_refers_to_a = cb.refers & ca.referred != 0;
+    if !a_refers_to_b && !b_refers_to_a {
+        return 0;
+    }
+    let (Some(x), Some(y)) = (a.record.event_date, b.record.event_date) else {
         return 0;
     };
-    match (earlier.record.event_date, later.record.event_date) {
-        (Some(x), Some(y)) if y >= x => 3,
-        (Some(_), Some(_)) => 2,
-        _ => 0,
+    if (a_refers_to_b && y >= x) || (b_refers_to_a && x >= y) {
+        3
+    } else {
+        2
     }
 }
 

@@ -19,6 +19,7 @@ use serde::Deserialize;
 use super::{LinkRecord, Linkage, Linker};
 pub use blocking::{BlockingKey, BlockingPlan, Blocks, KeyField};
 use cluster::{cluster, Clustering};
+pub use compare::MAX_REFERRALS;
 use compare::{compare, Gamma, NameLevels, Prepared, COMPARISONS, NULL};
 pub use estimate::Model;
 use estimate::{estimate_model, estimate_u, fit_prior, logistic};

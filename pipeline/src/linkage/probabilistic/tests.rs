@@ -317,7 +317,25 @@ fn a_referral_in_order_and_the_wrong_way_round_are_levels_of_their_own() {
     assert_eq!(level(1, 3), 0);
     assert_eq!(level(0, 4), 1, "one source");
     assert_eq!(level(0, 5), 0, "no date, no order");
-    assert_eq!(level(1, 2), 0, "two sources of one institution");
+    assert_eq!(level(1, 2), 1, "two sources of one institution");
+    // Institutions that refer to each other: in order either way, whichever record comes first.
+    let both_ways = [
+        referrals[0].clone(),
+        Referral {
+            from: "csw".into(),
+            to: "police".into(),
+        },
+    ];
+    let mutual = compare::prepare(
+        &records,
+        &compare::ReferralRoles {
+            referrals: &both_ways,
+            institution_of: &institution_of,
+        },
+    );
+    for (i, j) in [(0, 1), (0, 2), (2, 0), (1, 0)] {
+        assert_eq!(compare::source_level(&mutual[i], &mutual[j]), 3, "{i} {j}");
+    }
     // Without referrals in the settings the order is not weighed.
     let plain = compare::prepare(&records, &compare::ReferralRoles::none());
     assert_eq!(compare::source_level(&plain[0], &plain[1]), 0);
@@ -356,6 +374,36 @@ fn an_age_agrees_with_a_date_of_birth_only_if_it_is_the_age_on_the_event_day() {
     assert_eq!(birth_level(&born, &aged((2011, 3, 16), (2012, 3, 15))), 3);
     // Two years off: another child.
     assert_eq!(birth_level(&born, &aged((2010, 3, 16), (2011, 3, 15))), 0);
+    // Windows more than a year apart, at the edge: two bare years two apart (1 January 2014 is a
+    // year and a day after 31 December 2012, 366 days), a month and the month a year and a month
+    // later, two ages two apart on one day.
+    let window = |from: (i32, u32, u32), to: (i32, u32, u32)| aged(from, to);
+    let year = |y: i32| window((y, 1, 1), (y, 12, 31));
+    assert_eq!(birth_level(&year(2012), &year(2013)), 3);
+    assert_eq!(birth_level(&year(2014), &year(2012)), 0);
+    assert_eq!(birth_level(&year(2011), &year(2013)), 0);
+    assert_eq!(
+        birth_level(
+            &window((2012, 12, 1), (2012, 12, 31)),
+            &window((2013, 12, 1), (2013, 12, 31))
+        ),
+        3
+    );
+    assert_eq!(
+        birth_level(
+            &window((2012, 12, 1), (2012, 12, 31)),
+            &window((2014, 1, 1), (2014, 1, 31))
+        ),
+        0
+    );
+    assert_eq!(
+        birth_level(
+            &window((2013, 3, 16), (2014, 3, 15)),
+            &window((2011, 3, 16), (2012, 3, 15))
+        ),
+        0,
+        "12 and 14 on 15 March 2026"
+    );
     // Two ages overlap.
     assert_eq!(
         birth_level(
