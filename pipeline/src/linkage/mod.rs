@@ -308,6 +308,7 @@ impl DisjointSets {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::model::PartialDate;
@@ -324,6 +325,54 @@ mod tests {
             ..CanonicalCase::default()
         };
         LinkRecord::from_case("police", &case, &Folder::new(Vec::new())).birth_window
+    }
+
+    #[test]
+    fn the_linkage_rules_of_a_configuration_know_each_sources_institution() {
+        let work = tempfile::tempdir().unwrap();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap()
+            .to_path_buf();
+        let source = |name: &str, institution: &str| {
+            format!(
+                "[sources.{name}]\ninstitution = \"{institution}\"\npath = \".\"\nglob = \"*.csv\"\n\
+                 schema = \"police.schema.json\"\nmapping = \"police.toml\"\n\
+                 format = {{ format = \"csv\", delimiter = \";\" }}\n"
+            )
+        };
+        let text = format!(
+            "[run]\noutput_dir = \"{work}/out\"\nstate_dir = \"{work}/state\"\n\n\
+             [paths]\nschemas = \"{root}/schemas\"\nmappings = \"{root}/mappings\"\n\
+             rules = \"{root}/rules\"\nreference = \"{root}/reference\"\n\
+             templates = \"{root}/templates\"\n\n\
+             [pseudonym]\nkey_env = \"REGBRIDGE_TEST_KEY_UNSET\"\n\n\
+             [alerts]\nfrom = \"regbridge <regbridge@localhost>\"\ntransport = \"outbox\"\n\
+             outbox_dir = \"{work}/outbox\"\n\n\
+             [institutions.police]\nname = \"Police\"\nlanguage = \"sq\"\nrecipients = []\n\n\
+             [institutions.csw]\nname = \"CSW\"\nlanguage = \"sq\"\nrecipients = []\n\n{}\n{}",
+            source("police_north", "police"),
+            source("qps_south", "csw"),
+            work = work.path().display(),
+            root = root.display(),
+        );
+        let path = work.path().join("config.toml");
+        std::fs::write(&path, text).unwrap();
+        let config = crate::config::Config::load(&path).unwrap();
+        let linkage = LinkageConfig::for_config(&config).unwrap();
+        let institution_of = &linkage.probabilistic.institution_of;
+        assert_eq!(
+            institution_of.get("police_north").map(String::as_str),
+            Some("police")
+        );
+        assert_eq!(
+            institution_of.get("qps_south").map(String::as_str),
+            Some("csw")
+        );
+        assert!(
+            !linkage.probabilistic.referrals.is_empty(),
+            "the shipped rules declare one"
+        );
     }
 
     #[test]
