@@ -55,6 +55,7 @@ fn child_id_with(keyed: Option<&Hmac<Sha256>>, anchor: &str) -> String {
             mac.update(anchor.as_bytes());
             mac.finalize().into_bytes().to_vec()
         }
+        // HMAC accepts keys of any length; this branch cannot be reached.
         None => Vec::new(),
     };
     format!("K-{}", hex::encode(&digest[..digest.len().min(8)]))
@@ -154,8 +155,8 @@ pub fn assign_ids(
     };
     let mut changes = IdentityChanges::default();
     let mut result = Vec::with_capacity(clusters.len());
-    for (c, _) in clusters.iter().enumerate() {
-        let id = match ids[c].take() {
+    for kept in &mut ids {
+        let id = match kept.take() {
             Some(id) => {
                 changes.kept += 1;
                 id

@@ -97,13 +97,17 @@ fn config_with_rule_file(
     (config.to_string_lossy().to_string(), edited)
 }
 
+/// `regbridge check`'s output for the shipped rules with `linkage.toml` edited by `edit`, which
+/// must fail.
+fn failed_linkage_check(edit: impl Fn(&str) -> String) -> String {
+    let work = tempfile::tempdir().unwrap();
+    let (config, _) = config_with_rule_file(work.path(), "linkage.toml", edit);
+    failed_check(std::path::Path::new(&config))
+}
+
 #[test]
 fn check_names_a_referral_to_an_institution_that_is_not_configured() {
-    let work = tempfile::tempdir().unwrap();
-    let (config, _) = config_with_rule_file(work.path(), "linkage.toml", |l| {
-        l.replace("to = \"csw\"", "to = \"qps\"")
-    });
-    let text = failed_check(std::path::Path::new(&config));
+    let text = failed_linkage_check(|l| l.replace("to = \"csw\"", "to = \"qps\""));
     assert!(text.contains("linkage.toml"), "{text}");
     assert!(
         text.contains("\"qps\", which is not an institution under [institutions]"),
@@ -113,15 +117,13 @@ fn check_names_a_referral_to_an_institution_that_is_not_configured() {
 
 #[test]
 fn check_names_a_referral_to_itself_and_referrals_beyond_the_eighth() {
-    let work = tempfile::tempdir().unwrap();
-    let (config, _) = config_with_rule_file(work.path(), "linkage.toml", |l| {
+    let text = failed_linkage_check(|l| {
         let many = ["{ from = \"police\", to = \"csw\" }"; 9].join(", ");
         l.replace(
             "referrals = [{ from = \"police\", to = \"csw\" }]",
             &format!("referrals = [{{ from = \"csw\", to = \"csw\" }}, {many}]"),
         )
     });
-    let text = failed_check(std::path::Path::new(&config));
     assert!(text.contains("from \"csw\" to itself"), "{text}");
     assert!(
         text.contains("10 referrals; the linkage weighs the first 8 only"),
@@ -131,11 +133,7 @@ fn check_names_a_referral_to_itself_and_referrals_beyond_the_eighth() {
 
 #[test]
 fn check_names_a_misspelt_key_in_the_linkage_rules() {
-    let work = tempfile::tempdir().unwrap();
-    let (config, _) = config_with_rule_file(work.path(), "linkage.toml", |l| {
-        l.replace("referrals =", "referals =")
-    });
-    let text = failed_check(std::path::Path::new(&config));
+    let text = failed_linkage_check(|l| l.replace("referrals =", "referals ="));
     assert!(text.contains("linkage.toml"), "{text}");
     assert!(text.contains("referals"), "{text}");
 }
