@@ -8,7 +8,7 @@ use rand_chacha::ChaCha8Rng;
 use regbridge_connectors::sink::table::Cell;
 use serde_json::{json, Value};
 
-use super::lexicon::{ActivityForms, Lexicon, PlaceForms};
+use super::lexicon::{ActivityForms, CommunityForms, CommunityKind, Lexicon, PlaceForms};
 use super::names::{serbianize, strip_diacritics, toggle_definite_i, typo};
 use super::population::{
     add_days, add_years, age_at, personal_number, weighted, ymd, Child, NameStyle, Report, CSW,
@@ -176,6 +176,53 @@ fn date_cell(date: NaiveDate) -> Cell {
 }
 
 /// `forms[0]` with probability `first`, else any other form.
+/// Share of records that leave the community blank (ethnicity is sensitive; some ask, some do not).
+const COMMUNITY_BLANK: f64 = 0.05;
+
+/// How a record states the child's community, against how the family identifies.
+enum CommunitySlip<'a> {
+    Kept,
+    Blank,
+    Other(&'a CommunityForms),
+}
+
+/// Whether a record states another community than the family's: the question is sometimes left
+/// blank, and offices confuse neighbouring communities (Roma, Ashkali and Egyptian, whose children
+/// an office may also write down as Albanian; Bosniak and Gorani); for the others a slip is rare.
+/// Drawn after the rest of the record, so that the other fields do not depend on it.
+fn community_slip<'a, R: Rng>(
+    rng: &mut R,
+    lexicon: &'a Lexicon,
+    child: &Child,
+) -> CommunitySlip<'a> {
+    use CommunityKind::{Albanian, Ashkali, Bosniak, Egyptian, Gorani, Roma};
+    if rng.random_bool(COMMUNITY_BLANK) {
+        return CommunitySlip::Blank;
+    }
+    let Some(own) = lexicon.communities.get(usize::from(child.community)) else {
+        return CommunitySlip::Kept;
+    };
+    let (rate, confused_with): (f64, &[CommunityKind]) = match own.kind {
+        Roma | Ashkali | Egyptian => (0.15, &[Roma, Ashkali, Egyptian, Albanian]),
+        Bosniak | Gorani => (0.10, &[Bosniak, Gorani]),
+        _ => (0.01, &CommunityKind::ALL),
+    };
+    if !rng.random_bool(rate) {
+        return CommunitySlip::Kept;
+    }
+    let others: Vec<&CommunityForms> = lexicon
+        .communities
+        .iter()
+        .filter(|c| c.kind != own.kind && confused_with.contains(&c.kind))
+        .collect();
+    if others.is_empty() {
+        return CommunitySlip::Kept;
+    }
+    others
+        .get(rng.random_range(0..others.len()))
+        .map_or(CommunitySlip::Kept, |c| CommunitySlip::Other(c))
+}
+
 fn choose_form<'a, R: Rng>(rng: &mut R, forms: &'a [String], first: f64) -> &'a str {
     let index = if forms.len() > 1 && !rng.random_bool(first) {
         rng.random_range(1..forms.len())
@@ -395,6 +442,11 @@ pub(crate) fn police_row<R: Rng>(
     let activity = reported_activity(rng, lexicon, child, false)
         .map_or("", |a| choose_form(rng, &a.police_forms, 0.7));
     let vendi = choose(rng, POLICE_PLACES);
+    let community = match community_slip(rng, lexicon, child) {
+        CommunitySlip::Kept => community,
+        CommunitySlip::Blank => "",
+        CommunitySlip::Other(c) => c.police_forms.first().map_or("", String::as_str),
+    };
     vec![
         Cell::text(record_id(lexicon, report)),
         Cell::text(fields.event.map(dmy).unwrap_or_default()),
@@ -537,6 +589,13 @@ pub(crate) fn csw_row<R: Rng>(
         None => String::new(),
     };
     let closed = rng.random_bool(if event < ymd(2025, 7, 1) { 0.7 } else { 0.3 });
+    let community = match community_slip(rng, lexicon, child) {
+        CommunitySlip::Kept => community,
+        CommunitySlip::Blank => String::new(),
+        CommunitySlip::Other(c) if cyrillic => c.serbian_cyrillic.clone(),
+        CommunitySlip::Other(c) if serbian => c.serbian_latin.clone(),
+        CommunitySlip::Other(c) => c.police_forms.first().cloned().unwrap_or_default(),
+    };
     let office_label = if serbian {
         format!("CSR {}", office.name_sr)
     } else {
@@ -688,6 +747,13 @@ pub(crate) fn inspection<R: Rng>(
         .get(weighted(rng, outcome_weights.iter().copied()))
         .copied()
         .unwrap_or("warning");
+    let community = match community_slip(rng, lexicon, child) {
+        CommunitySlip::Kept => community,
+        CommunitySlip::Blank => "",
+        CommunitySlip::Other(c) => c.code.as_str(),
+    };
+    // The API sends an unanswered question as null.
+    let community = (!community.is_empty()).then_some(community);
     let employer = employer_name(employer_rng, activity_code, &town);
     let nace = activity.map_or("", |a| a.nace.as_str());
     json!({
