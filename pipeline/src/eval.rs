@@ -178,6 +178,7 @@ pub fn write_linkage_input(
         "region",
         "event_date",
         "activity",
+        "community",
         "personal_number",
         "child",
     ])?;
@@ -203,6 +204,7 @@ pub fn write_linkage_input(
             text(&r.region),
             date(r.event_date),
             text(&r.activity),
+            text(&r.community),
             text(&r.personal_number),
             truth.get(key).cloned().unwrap_or_default(),
         ])?;

@@ -92,6 +92,7 @@ mod tests {
             region: Some("PR".into()),
             event_date: None,
             activity: None,
+            community: None,
         }
     }
 

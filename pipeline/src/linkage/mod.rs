@@ -36,6 +36,8 @@ pub struct LinkRecord {
     pub event_date: Option<NaiveDate>,
     /// Activity code: a child is usually found at the same work by every institution.
     pub activity: Option<String>,
+    /// Community code: how the child's family identifies, which every institution records.
+    pub community: Option<String>,
 }
 
 impl LinkRecord {
@@ -67,6 +69,7 @@ impl LinkRecord {
             region: case.region.clone(),
             event_date: case.event_date,
             activity: case.activity.clone(),
+            community: case.community.clone(),
         }
     }
 }

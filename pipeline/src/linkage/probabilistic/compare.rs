@@ -1,5 +1,5 @@
 //! Comparison of two records: the levels of agreement per field (names, father's name, birth, sex,
-//! place, personal number, event date, activity, source) that the model weighs.
+//! place, personal number, event date, activity, community, source) that the model weighs.
 
 use std::collections::BTreeMap;
 
@@ -9,7 +9,7 @@ use super::{ProbabilisticSettings, Referral};
 use crate::linkage::LinkRecord;
 
 /// Comparisons and their number of levels (level 0 = disagree; higher = closer agreement).
-pub(super) const COMPARISONS: [(&str, usize); 10] = [
+pub(super) const COMPARISONS: [(&str, usize); 11] = [
     ("given_name", 4),
     ("surname", 4),
     ("father_name", 3),
@@ -19,6 +19,7 @@ pub(super) const COMPARISONS: [(&str, usize); 10] = [
     ("personal_number", 2),
     ("event_date", 5),
     ("activity", 2),
+    ("community", 2),
     // How the two records' institutions relate: an institution records a child again far less
     // often than another institution meets the same child, and a referred child reaches the
     // receiving institution after the referring one met it (see [`source_level`]).
@@ -40,6 +41,8 @@ pub(super) const PATTERNS: usize = {
     }
     n
 };
+// Pattern indexes are counted as `u32`.
+const _: () = assert!(PATTERNS <= u32::MAX as usize);
 
 /// A comparison vector as an index below [`PATTERNS`] (NULL counts as level 0, level l as l + 1).
 pub(super) fn pattern_index(gamma: &Gamma) -> usize {
@@ -91,6 +94,7 @@ pub(super) struct Codes {
     pub(super) region: u32,
     pub(super) personal_number: u32,
     pub(super) activity: u32,
+    pub(super) community: u32,
     pub(super) source: u32,
     /// The referrals (bits, by their place in the settings) whose referring institution is this
     /// record's source …
@@ -181,6 +185,7 @@ pub(super) fn prepare<'a>(
     let mut regions = Codebook::default();
     let mut numbers = Codebook::default();
     let mut activities = Codebook::default();
+    let mut communities = Codebook::default();
     let mut sources = Codebook::default();
     records
         .iter()
@@ -196,6 +201,7 @@ pub(super) fn prepare<'a>(
                 region: regions.optional(&record.region),
                 personal_number: numbers.optional(&record.personal_number),
                 activity: activities.optional(&record.activity),
+                community: communities.optional(&record.community),
                 source: sources.code(referrals.institution(&record.source)),
                 refers,
                 referred,
@@ -375,6 +381,7 @@ pub(super) fn compare(a: &Prepared<'_>, b: &Prepared<'_>, names: &mut NameLevels
         same(ca.personal_number, cb.personal_number),
         event_level(ra, rb),
         same(ca.activity, cb.activity),
+        same(ca.community, cb.community),
         source_level(a, b),
     ]
 }

@@ -91,8 +91,36 @@ pub(super) fn estimate_u(records: &[Prepared<'_>], s: &ProbabilisticSettings) ->
                 }
             }
         }
+        count_among_namesakes(records, s, &mut counts);
     }
     normalise(counts)
+}
+
+/// Comparisons whose values go with the names (a community's families share their surnames).
+const WITH_NAMES: [&str; 1] = ["community"];
+
+/// Counts u of the comparisons in [`WITH_NAMES`] among pairs with the same surname, the non-matches
+/// a candidate pair is up against, instead of among random pairs: two random records seldom share
+/// a community, two namesakes mostly do, so the random-pair u would count the names twice.
+fn count_among_namesakes(
+    records: &[Prepared<'_>],
+    s: &ProbabilisticSettings,
+    counts: &mut [Vec<f64>],
+) {
+    let surname = |p: &Prepared<'_>| (p.code.surname != NONE).then_some(p.code.surname);
+    let namesakes = sampled_patterns(records, surname, s.u_sample_pairs, s);
+    for (k, (name, levels)) in COMPARISONS.iter().enumerate() {
+        if !WITH_NAMES.contains(name) {
+            continue;
+        }
+        let mut among = vec![1.0; *levels];
+        for (gamma, n) in &namesakes {
+            if let Some(c) = among.get_mut(usize::from(gamma[k])) {
+                *c += n;
+            }
+        }
+        counts[k] = among;
+    }
 }
 
 pub(super) fn normalise(counts: Vec<Vec<f64>>) -> Vec<Vec<f64>> {
@@ -128,17 +156,17 @@ pub(super) fn training(records: &[Prepared<'_>], s: &ProbabilisticSettings) -> T
             .map(|d| (d.year() as u32, d.month(), d.day(), 1))
     };
     Training {
-        same_family_names: sampled_patterns(records, family, s),
-        same_birth: sampled_patterns(records, birth, s),
+        same_family_names: sampled_patterns(records, family, s.em_training_pairs, s),
+        same_birth: sampled_patterns(records, birth, s.em_training_pairs, s),
     }
 }
 
-/// The comparison patterns of a sample of about `em_training_pairs` of the pairs of records that
-/// share a `key`. A pair is in the sample when a hash of the two indexes and the seed falls below
+/// The comparison patterns of a sample of about `pairs` of the pairs of records that share a `key`. A pair is in the sample when a hash of the two indexes and the seed falls below
 /// the sampling rate, so the sample is the same on every run.
 fn sampled_patterns<K: Ord + Copy + Send + Sync>(
     records: &[Prepared<'_>],
     key: impl Fn(&Prepared<'_>) -> Option<K> + Sync,
+    pairs: usize,
     s: &ProbabilisticSettings,
 ) -> Vec<(Gamma, f64)> {
     let mut keyed: Vec<(K, usize)> = records
@@ -153,7 +181,7 @@ fn sampled_patterns<K: Ord + Copy + Send + Sync>(
         .map(|g| (g.len() * g.len().saturating_sub(1) / 2) as f64)
         .sum();
     let rate = if all > 0.0 {
-        (s.em_training_pairs as f64 / all).min(1.0)
+        (pairs as f64 / all).min(1.0)
     } else {
         0.0
     };

@@ -25,6 +25,7 @@ pub use estimate::Model;
 use estimate::{estimate_model, estimate_u, fit_prior, logistic};
 use frequencies::NameFrequencies;
 use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 
 /// Settings of the probabilistic linker (`[probabilistic]` in `rules/linkage.toml`).
 #[derive(Debug, Clone, Deserialize)]
@@ -196,8 +197,9 @@ struct Compared {
 
 /// What one worker gathers while comparing: pattern counts, pairs per key, pairs kept.
 struct Comparing {
-    /// Pairs per comparison pattern, by [`compare::pattern_index`] (allocated on first use).
-    patterns: Vec<u32>,
+    /// Pairs per comparison pattern, by [`compare::pattern_index`]: a map, as a register's pairs
+    /// show a few thousand of the millions of possible patterns.
+    patterns: FxHashMap<u32, u32>,
     per_key: Vec<u64>,
     kept: Vec<(u32, u32, Gamma)>,
 }
@@ -313,7 +315,7 @@ impl ProbabilisticLinker {
             || Gathered {
                 names: NameLevels::new(&self.settings),
                 result: Comparing {
-                    patterns: Vec::new(),
+                    patterns: FxHashMap::default(),
                     per_key: vec![0; keys],
                     kept: Vec::new(),
                 },
@@ -321,12 +323,8 @@ impl ProbabilisticLinker {
             |g: &mut Gathered<Comparing>, key, i, j| {
                 let (a, b) = (&prepared[i], &prepared[j]);
                 let gamma = compare(a, b, &mut g.names);
-                if g.result.patterns.is_empty() {
-                    g.result.patterns = vec![0; compare::PATTERNS];
-                }
-                if let Some(n) = g.result.patterns.get_mut(compare::pattern_index(&gamma)) {
-                    *n += 1;
-                }
+                let index = u32::try_from(compare::pattern_index(&gamma)).unwrap_or(u32::MAX);
+                *g.result.patterns.entry(index).or_insert(0) += 1;
                 if let Some(n) = g.result.per_key.get_mut(key) {
                     *n += 1;
                 }
@@ -342,10 +340,10 @@ impl ProbabilisticLinker {
         let mut kept: Vec<(u32, u32, Gamma)> =
             Vec::with_capacity(gathered.iter().map(|g| g.result.kept.len()).sum());
         for g in gathered {
-            for (index, &n) in g.result.patterns.iter().enumerate() {
-                if n > 0 {
-                    *counts.entry(compare::pattern_of(index)).or_insert(0) += u64::from(n);
-                }
+            for (index, n) in g.result.patterns {
+                *counts
+                    .entry(compare::pattern_of(index as usize))
+                    .or_insert(0) += u64::from(n);
             }
             for (total, n) in per_key.iter_mut().zip(g.result.per_key) {
                 *total += n;

@@ -22,6 +22,7 @@ fn record(id: &str, given: &str, surname: &str, birth: Option<(i32, u32, u32)>) 
         region: Some("PR".into()),
         event_date: None,
         activity: None,
+        community: None,
     }
 }
 
@@ -34,6 +35,63 @@ fn the_same_name_in_either_order_or_with_the_definite_i_compares_equal() {
     let p = compare::prepare(&records, &compare::ReferralRoles::none());
     let g = compare(&p[0], &p[1], &mut NameLevels::new(&s));
     assert_eq!((g[0], g[1], g[3]), (3, 3, 6));
+}
+
+#[test]
+fn the_community_agrees_disagrees_or_is_unknown() {
+    let s = ProbabilisticSettings::default();
+    let with = |id: &str, community: Option<&str>| LinkRecord {
+        community: community.map(Into::into),
+        ..record(id, "arben", "hasani", Some((2012, 3, 4)))
+    };
+    let records = [
+        with("1", Some("ashkali")),
+        with("2", Some("ashkali")),
+        with("3", Some("albanian")),
+        with("4", None),
+    ];
+    let p = compare::prepare(&records, &compare::ReferralRoles::none());
+    let community = compare::COMPARISONS
+        .iter()
+        .position(|(name, _)| *name == "community")
+        .unwrap();
+    let level = |i: usize, j: usize| compare(&p[i], &p[j], &mut NameLevels::new(&s))[community];
+    assert_eq!(level(0, 1), 1);
+    assert_eq!(level(0, 2), 0);
+    assert_eq!(level(0, 3), NULL);
+}
+
+#[test]
+fn how_often_namesakes_share_a_community_is_counted_among_namesakes() {
+    // Two communities, each with its own surname: random pairs share a community half the time,
+    // pairs with the same surname always do, and that is what a candidate pair is up against.
+    let records: Vec<LinkRecord> = (0..80)
+        .map(|i| {
+            let (surname, community) = if i % 2 == 0 {
+                ("hasani", "albanian")
+            } else {
+                ("petrovic", "serb")
+            };
+            LinkRecord {
+                community: Some(community.into()),
+                ..record(&i.to_string(), &format!("given{i}"), surname, None)
+            }
+        })
+        .collect();
+    let s = ProbabilisticSettings::default();
+    let prepared = compare::prepare(&records, &compare::ReferralRoles::none());
+    let u = estimate_u(&prepared, &s);
+    let level = |name: &str| {
+        compare::COMPARISONS
+            .iter()
+            .position(|(n, _)| *n == name)
+            .unwrap()
+    };
+    let community_agrees = u[level("community")][1];
+    assert!(community_agrees > 0.95, "{community_agrees}");
+    // Other comparisons keep their random-pair u: the surnames agree for about half the pairs.
+    let surname_exact = u[level("surname")][3];
+    assert!((0.3..0.7).contains(&surname_exact), "{surname_exact}");
 }
 
 #[test]
@@ -256,11 +314,11 @@ fn a_one_letter_typo_shares_a_spelling_variant_block_and_namesakes_meet_once() {
 }
 
 #[test]
-fn comparison_patterns_are_counted_by_a_dense_index_that_gives_them_back() {
+fn comparison_patterns_are_counted_by_an_index_that_gives_them_back() {
     let patterns: [Gamma; 3] = [
         [NULL; compare::K],
-        [3, 3, 2, 6, 1, 2, 1, 4, 1, 1],
-        [0, 1, NULL, 4, 0, NULL, NULL, 2, 0, 0],
+        [3, 3, 2, 6, 1, 2, 1, 4, 1, 1, 3],
+        [0, 1, NULL, 4, 0, NULL, NULL, 2, 0, 0, 2],
     ];
     let indexes: Vec<usize> = patterns.iter().map(compare::pattern_index).collect();
     for (gamma, &index) in patterns.iter().zip(&indexes) {
