@@ -1,10 +1,11 @@
 //! Fellegi-Sunter linkage: candidate pairs from several blocking keys, comparison levels per field,
 //! m and u probabilities estimated from the data (EM for m, random pairs for u), name frequencies
-//! counted over children rather than records, and clustering that refuses to chain two children who
+//! counted over children rather than records, siblings reported together, and clustering that refuses to chain two children who
 //! contradict each other. Parameters live in `rules/linkage.toml`.
 
 mod blocking;
 mod cluster;
+mod companions;
 mod compare;
 mod competition;
 mod estimate;
@@ -19,6 +20,7 @@ use serde::Deserialize;
 use super::{LinkRecord, Linkage, Linker};
 pub use blocking::{BlockingKey, BlockingPlan, Blocks, KeyField};
 use cluster::{cluster, Clustering};
+use companions::Companions;
 pub use compare::MAX_REFERRALS;
 use compare::{compare, Gamma, NameLevels, Prepared, COMPARISONS, NULL};
 pub use estimate::Model;
@@ -124,6 +126,9 @@ pub struct Explanation {
     pub comparisons: Vec<(String, Option<u8>, f64)>,
     /// log2 adjustment for how common the shared name is.
     pub name_frequency: f64,
+    /// log2 weight of what the two records' companions show (siblings reported with each on the
+    /// same day, and whether those were linked).
+    pub companions: f64,
     /// log2 prior odds that two random records are one child.
     pub prior: f64,
     /// Probability from the comparisons, name frequency and prior alone.
@@ -158,6 +163,8 @@ struct Fitted<'a> {
     frequencies: NameFrequencies,
     /// The child of each record in that first clustering.
     provisional_child: Vec<usize>,
+    /// Records seen together, and what a pair's companions in that clustering weigh.
+    companions: Companions,
     /// Seconds spent so far blocking, scoring and clustering.
     seconds: StepSeconds,
 }
@@ -273,6 +280,7 @@ impl ProbabilisticLinker {
             gammas: &gammas,
             model: &model,
             settings: s,
+            companions: None,
         };
         let first = scoring.score(&by_record, &each_alone);
         lap("first pass");
@@ -285,6 +293,8 @@ impl ProbabilisticLinker {
                 provisional_child[i] = child;
             }
         }
+        let mut companions = Companions::new(&prepared);
+        companions.weigh(&first, &provisional_child);
         lap("name frequencies");
         StepSeconds::add(&mut seconds.cluster, scored);
         Fitted {
@@ -296,6 +306,7 @@ impl ProbabilisticLinker {
             model,
             frequencies,
             provisional_child,
+            companions,
             seconds,
         }
     }
@@ -375,7 +386,8 @@ impl ProbabilisticLinker {
         let adjust = f
             .frequencies
             .adjustment(i, &prepared[i], &prepared[j], &gamma, model);
-        let log_odds = model.log_odds().of(&gamma) + adjust;
+        let seen = f.companions.adjustment(i, j, &f.provisional_child);
+        let log_odds = model.log_odds().of(&gamma) + adjust + seen;
         let pairwise = scoring.pairwise(&f.frequencies);
         let competing_odds = if log_odds >= competition::logit(s.review_probability) {
             competition::Partners::new(&pairwise, &f.provisional_child).competing(
@@ -403,6 +415,7 @@ impl ProbabilisticLinker {
                 })
                 .collect(),
             name_frequency: adjust / std::f64::consts::LN_2,
+            companions: seen / std::f64::consts::LN_2,
             prior: (model.lambda / (1.0 - model.lambda)).log2(),
             pair_probability: logistic(log_odds),
             competing_odds,
@@ -422,6 +435,7 @@ impl<'a> Fitted<'a> {
             gammas: &self.gammas,
             model: &self.model,
             settings,
+            companions: Some((&self.companions, &self.provisional_child)),
         }
     }
 }
@@ -434,6 +448,9 @@ struct Scoring<'f, 'a> {
     gammas: &'f [Gamma],
     model: &'f Model,
     settings: &'f ProbabilisticSettings,
+    /// Records seen together, with the first clustering's child of each record (none in the first
+    /// pass).
+    companions: Option<(&'f Companions, &'f [usize])>,
 }
 
 impl Scoring<'_, '_> {
@@ -466,7 +483,10 @@ impl Scoring<'_, '_> {
             .map(|(&(i, j), g)| {
                 let (a, b) = (&self.prepared[i], &self.prepared[j]);
                 let adjust = frequencies.adjustment(i, a, b, g, self.model);
-                (table.of(g) + adjust, i, j)
+                let seen = self
+                    .companions
+                    .map_or(0.0, |(c, child_of)| c.adjustment(i, j, child_of));
+                (table.of(g) + adjust + seen, i, j)
             })
             .collect()
     }
@@ -482,6 +502,13 @@ impl Linker for ProbabilisticLinker {
                 .collect();
             tracing::debug!(comparison = name, weights = %weights.join(" "), "match weights by level");
         }
+        let [alone, apart, together] = f.companions.weights_log2();
+        tracing::debug!(
+            alone = format!("{alone:+.1}"),
+            apart = format!("{apart:+.1}"),
+            together = format!("{together:+.1}"),
+            "match weights of companions"
+        );
         tracing::debug!(
             lambda = f.model.lambda,
             "prior share of matches among all record pairs"

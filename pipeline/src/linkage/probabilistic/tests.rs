@@ -94,6 +94,90 @@ fn how_often_namesakes_share_a_community_is_counted_among_namesakes() {
     assert!((0.3..0.7).contains(&surname_exact), "{surname_exact}");
 }
 
+/// A record of `source` on `day` in Prishtina.
+fn seen_on(id: &str, source: &str, given: &str, surname: &str, day: u32) -> LinkRecord {
+    LinkRecord {
+        source: source.into(),
+        event_date: NaiveDate::from_ymd_opt(2025, 3, day),
+        ..record(id, given, surname, None)
+    }
+}
+
+#[test]
+fn siblings_seen_together_and_linked_make_their_brothers_records_likelier_one_child() {
+    use companions::{Companions, Seen};
+    let records = [
+        // Arben and his sister Vlora, found by the police on 3 March and referred to social work
+        // together on 10 March.
+        seen_on("p-arben", "police", "arben", "krasniqi", 3),
+        seen_on("p-vlora", "police", "vlora", "krasniqi", 3),
+        seen_on("c-arben", "csw", "arben", "krasniqi", 10),
+        seen_on("c-vlora", "csw", "vlora", "krasniqi", 10),
+        // Another Arben Krasniqi, met alone.
+        seen_on("c-arben-2", "csw", "arben", "krasniqi", 20),
+    ];
+    let prepared = compare::prepare(&records, &compare::ReferralRoles::none());
+    let companions = Companions::new(&prepared);
+    // Vlora's two records are one child; nothing else is linked yet.
+    let child_of = [0, 1, 2, 1, 4];
+    assert_eq!(companions.seen(0, 2, &child_of), Seen::Together);
+    assert_eq!(companions.seen(2, 0, &child_of), Seen::Together);
+    // Vlora's pair: her companions are her brother's records, not linked yet.
+    assert_eq!(companions.seen(1, 3, &child_of), Seen::Apart);
+    assert_eq!(companions.seen(0, 4, &child_of), Seen::Alone);
+    // Without Vlora linked, the brothers' companions are apart.
+    let none_linked = [0, 1, 2, 3, 4];
+    assert_eq!(companions.seen(0, 2, &none_linked), Seen::Apart);
+}
+
+#[test]
+fn what_companions_weigh_is_learnt_from_the_scored_pairs() {
+    use companions::Companions;
+    let mut records = Vec::new();
+    // Ten families of two, each seen together by the police and by social work.
+    for family in 0..10u32 {
+        let surname = format!("family{family}");
+        for (who, given) in ["first", "second"].iter().enumerate() {
+            let day = 1 + family;
+            records.push(seen_on(
+                &format!("p{family}{who}"),
+                "police",
+                given,
+                &surname,
+                day,
+            ));
+            records.push(seen_on(
+                &format!("c{family}{who}"),
+                "csw",
+                given,
+                &surname,
+                day + 7,
+            ));
+        }
+    }
+    let prepared = compare::prepare(&records, &compare::ReferralRoles::none());
+    let mut companions = Companions::new(&prepared);
+    // Each child's police and social-work records are one child (record 4f+2w+s).
+    let child_of: Vec<usize> = (0..records.len()).map(|r| r / 2).collect();
+    // Pairs of one child scored high, pairs of siblings low.
+    let scored: Vec<(f64, usize, usize)> = (0..10)
+        .flat_map(|f| {
+            let base = 4 * f;
+            [
+                (0.95, base, base + 1),
+                (0.95, base + 2, base + 3),
+                (0.05, base, base + 3),
+                (0.05, base + 1, base + 2),
+            ]
+        })
+        .collect();
+    companions.weigh(&scored, &child_of);
+    let [_, apart, together] = companions.weights_log2();
+    assert!(together > 1.0, "{together}");
+    assert!(apart < -1.0, "{apart}");
+    assert!(companions.adjustment(0, 1, &child_of) > 0.0);
+}
+
 #[test]
 fn twins_never_join_even_through_a_third_record() {
     let s = ProbabilisticSettings::default();
