@@ -2,6 +2,7 @@
 //! family's children on one day, so two records whose co-reported siblings are one child are
 //! likelier one child too. Evidence from a first clustering, weighed by that clustering's pairs.
 
+use chrono::Datelike;
 use rayon::prelude::*;
 
 use super::compare::{Prepared, NONE};
@@ -44,10 +45,14 @@ impl Companions {
             .enumerate()
             .filter_map(|(i, p)| {
                 let c = &p.code;
-                let day = p.record.event_date?;
-                let known = c.source != NONE && c.surname != NONE && c.municipality != NONE;
-                let key = (c.source, day_number(day), c.surname, c.municipality);
-                Some((key, u32::try_from(i).ok()?)).filter(|_| known)
+                let day = p.record.event_date?.num_days_from_ce();
+                if c.source == NONE || c.surname == NONE || c.municipality == NONE {
+                    return None;
+                }
+                Some((
+                    (c.source, day, c.surname, c.municipality),
+                    u32::try_from(i).ok()?,
+                ))
             })
             .collect();
         keyed.par_sort_unstable();
@@ -142,10 +147,4 @@ impl Companions {
     pub(super) fn weights_log2(&self) -> [f64; 3] {
         self.weights.map(|w| w / std::f64::consts::LN_2)
     }
-}
-
-/// Days since the common era, as a sortable key.
-fn day_number(day: chrono::NaiveDate) -> i32 {
-    use chrono::Datelike;
-    day.num_days_from_ce()
 }
