@@ -107,20 +107,65 @@ fn count_among_namesakes(
     s: &ProbabilisticSettings,
     counts: &mut [Vec<f64>],
 ) {
-    let surname = |p: &Prepared<'_>| (p.code.surname != NONE).then_some(p.code.surname);
-    let namesakes = sampled_patterns(records, surname, s.u_sample_pairs, s);
+    let gammas = namesake_patterns(records, s);
     for (k, (name, levels)) in COMPARISONS.iter().enumerate() {
         if !WITH_NAMES.contains(name) {
             continue;
         }
         let mut among = vec![1.0; *levels];
-        for (gamma, n) in &namesakes {
+        for gamma in &gammas {
             if let Some(c) = among.get_mut(usize::from(gamma[k])) {
-                *c += n;
+                *c += 1.0;
             }
         }
         counts[k] = among;
     }
+}
+
+/// The comparison vectors of `u_sample_pairs` pairs drawn at random, with replacement, from all
+/// pairs of records with the same surname: a surname group is drawn by its number of pairs, then
+/// two of its records. (Enumerating the pairs, as the training samples do, would walk the hundreds
+/// of millions of pairs of a common surname.)
+fn namesake_patterns(records: &[Prepared<'_>], s: &ProbabilisticSettings) -> Vec<Gamma> {
+    let mut keyed: Vec<(u32, usize)> = records
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.code.surname != NONE)
+        .map(|(i, p)| (p.code.surname, i))
+        .collect();
+    keyed.par_sort_unstable();
+    let groups: Vec<&[(u32, usize)]> = keyed
+        .chunk_by(|a, b| a.0 == b.0)
+        .filter(|g| g.len() >= 2)
+        .collect();
+    // Pairs up to and including each group.
+    let mut cumulative: Vec<f64> = Vec::with_capacity(groups.len());
+    let mut total = 0.0;
+    for g in &groups {
+        let n = g.len() as f64;
+        total += n * (n - 1.0) / 2.0;
+        cumulative.push(total);
+    }
+    if total == 0.0 {
+        return Vec::new();
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(s.seed.wrapping_add(1));
+    let pairs: Vec<(usize, usize)> = (0..s.u_sample_pairs)
+        .filter_map(|_| {
+            let at = rng.random_range(0.0..total);
+            let group = groups.get(cumulative.partition_point(|&c| c <= at))?;
+            let a = rng.random_range(0..group.len());
+            let b = (a + rng.random_range(1..group.len())) % group.len();
+            Some((group.get(a)?.1, group.get(b)?.1))
+        })
+        .collect();
+    pairs
+        .par_iter()
+        .map_init(
+            || NameLevels::new(s),
+            |names, &(i, j)| compare(&records[i], &records[j], names),
+        )
+        .collect()
 }
 
 pub(super) fn normalise(counts: Vec<Vec<f64>>) -> Vec<Vec<f64>> {
