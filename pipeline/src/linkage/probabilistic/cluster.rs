@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::compare::{birth_level, name_level, Prepared, NONE, NULL};
 use super::ProbabilisticSettings;
@@ -107,6 +107,46 @@ pub(super) struct Clustering {
     pub(super) review_queue: Vec<(usize, usize, f64)>,
 }
 
+/// The pairs of records of one institution that could be one child recorded again: an institution
+/// records a child once, seldom twice, so a join that would give a child two records of one
+/// institution is refused unless the two were themselves a likely pair (probability 0.05 or more),
+/// however strongly a third record of another institution links them.
+struct RecordedAgain {
+    pairs: FxHashSet<(u32, u32)>,
+}
+
+/// The probability from which two records of one institution may be one child recorded again.
+const RECORDED_AGAIN_FROM: f64 = 0.05;
+
+impl RecordedAgain {
+    fn new(prepared: &[Prepared<'_>], scored: &[(f64, usize, usize)]) -> RecordedAgain {
+        let institution = |i: usize| prepared.get(i).map(|p| p.code.source);
+        let pairs = scored
+            .iter()
+            .filter(|&&(p, i, j)| p >= RECORDED_AGAIN_FROM && institution(i) == institution(j))
+            .filter_map(|&(_, i, j)| {
+                Some((u32::try_from(i.min(j)).ok()?, u32::try_from(i.max(j)).ok()?))
+            })
+            .collect();
+        RecordedAgain { pairs }
+    }
+
+    /// Whether joining clusters `a` and `b` would give a child two records of one institution that
+    /// were not a likely pair.
+    fn unlikely(&self, a: &[usize], b: &[usize], prepared: &[Prepared<'_>]) -> bool {
+        let likely = |x: usize, y: usize| match (u32::try_from(x.min(y)), u32::try_from(x.max(y))) {
+            (Ok(lo), Ok(hi)) => self.pairs.contains(&(lo, hi)),
+            _ => false,
+        };
+        a.iter().any(|&x| {
+            b.iter().any(|&y| {
+                prepared.get(x).map(|p| p.code.source) == prepared.get(y).map(|p| p.code.source)
+                    && !likely(x, y)
+            })
+        })
+    }
+}
+
 /// Records sent twice (one source, one record id): each later copy with the first.
 fn same_record_pairs(records: &[LinkRecord]) -> Vec<(usize, usize)> {
     let mut first: FxHashMap<(&str, &str), usize> = FxHashMap::default();
@@ -157,6 +197,7 @@ pub(super) fn cluster(
             linked += 1;
         }
     }
+    let repeated = RecordedAgain::new(prepared, scored);
     for &(p, i, j) in scored {
         if p.is_nan() || p < s.link_probability {
             if p >= s.review_probability {
@@ -170,6 +211,7 @@ pub(super) fn cluster(
         }
         if contradict(&members[ri], &members[rj], prepared, s)
             || separated(&members[ri], &members[rj], &cannot)
+            || repeated.unlikely(&members[ri], &members[rj], prepared)
         {
             refused += 1;
             continue;

@@ -2,7 +2,10 @@
 //! child compete for it. A record without a date of birth that fits Arbër Krasniqi born 2012 and
 //! another Arbër Krasniqi born 2012 (different dates of birth) belongs to at most one of them; the
 //! pairwise probabilities are renormalised over the options (each partner's child, or a child of its
-//! own). Work is in log odds, so that near-certain pairs keep their order.
+//! own). Two partners from one institution compete too, as far as they are likely two children: an
+//! institution records a child once, seldom twice. A partner that another child holds competes less:
+//! in a second round each competitor is weighed with its own competitors (but for the pair at hand).
+//! Work is in log odds, so that near-certain pairs keep their order.
 
 use std::collections::BTreeMap;
 
@@ -15,51 +18,142 @@ use super::ProbabilisticSettings;
 /// Partners below this log odds (probability 0.05) are too unlikely to compete.
 const COMPETING_FROM: f64 = -2.944_438_979_166_44;
 
+/// A likely partner of a record.
+#[derive(Debug, Clone, Copy)]
+struct Partner {
+    record: usize,
+    log_odds: f64,
+    /// The pair's place in the pairwise list.
+    pair: usize,
+}
+
 /// Each record's likely partners with their log odds.
 pub(super) struct Partners<'c> {
-    of: Vec<Vec<(usize, f64)>>,
+    of: Vec<Vec<Partner>>,
+    /// The competing odds of each pair in the pairwise list from a first round (empty before it).
+    held: Vec<f64>,
     /// The child (cluster of a first pass) of each record: rivals that are one child count once.
     child_of: &'c [usize],
 }
 
 impl<'c> Partners<'c> {
     /// The partners in `pairwise` (log odds, i, j) likely enough to compete.
-    pub(super) fn new(pairwise: &[(f64, usize, usize)], child_of: &'c [usize]) -> Partners<'c> {
-        let mut of: Vec<Vec<(usize, f64)>> = vec![Vec::new(); child_of.len()];
-        for &(log_odds, i, j) in pairwise {
+    fn new(pairwise: &[(f64, usize, usize)], child_of: &'c [usize]) -> Partners<'c> {
+        let mut of: Vec<Vec<Partner>> = vec![Vec::new(); child_of.len()];
+        for (pair, &(log_odds, i, j)) in pairwise.iter().enumerate() {
             if log_odds >= COMPETING_FROM {
-                if let Some(list) = of.get_mut(i) {
-                    list.push((j, log_odds));
-                }
-                if let Some(list) = of.get_mut(j) {
-                    list.push((i, log_odds));
+                for (a, b) in [(i, j), (j, i)] {
+                    if let Some(list) = of.get_mut(a) {
+                        list.push(Partner {
+                            record: b,
+                            log_odds,
+                            pair,
+                        });
+                    }
                 }
             }
         }
-        Partners { of, child_of }
+        Partners {
+            of,
+            held: Vec::new(),
+            child_of,
+        }
     }
 
-    /// The summed odds of the children competing with the pair (i, j): partners of i that cannot be
-    /// the same child as j, and partners of j that cannot be i's child, each child counted once at
-    /// its strongest record.
+    /// The partners after a first round of competition: each pair's competitors known, so that a
+    /// partner another child holds competes less in the next.
+    pub(super) fn settled(
+        pairwise: &[(f64, usize, usize)],
+        child_of: &'c [usize],
+        prepared: &[Prepared<'_>],
+        s: &ProbabilisticSettings,
+    ) -> Partners<'c> {
+        let mut partners = Partners::new(pairwise, child_of);
+        partners.held = partners.round(pairwise, prepared, s);
+        partners
+    }
+
+    /// The competing odds of every pair in `pairwise` at or above the review probability (the
+    /// rest get zero).
+    fn round(
+        &self,
+        pairwise: &[(f64, usize, usize)],
+        prepared: &[Prepared<'_>],
+        s: &ProbabilisticSettings,
+    ) -> Vec<f64> {
+        let from = logit(s.review_probability);
+        pairwise
+            .par_iter()
+            .map(|&(log_odds, i, j)| {
+                if log_odds < from {
+                    0.0
+                } else {
+                    self.competing((i, j), log_odds, prepared, s)
+                }
+            })
+            .collect()
+    }
+
+    /// How far `k` competes with `against` for a record both may belong to: fully if the two cannot
+    /// be one child; as far as they are two children if one institution recorded both (and a first
+    /// clustering did not already call them one child); not at all otherwise.
+    fn rivalry(
+        &self,
+        k: usize,
+        against: usize,
+        prepared: &[Prepared<'_>],
+        s: &ProbabilisticSettings,
+    ) -> Option<f64> {
+        if contradict(&[k], &[against], prepared, s) {
+            return Some(1.0);
+        }
+        let one_institution =
+            prepared.get(k).map(|p| p.code.source) == prepared.get(against).map(|p| p.code.source);
+        let one_child = self.child_of.get(k) == self.child_of.get(against);
+        (one_institution && !one_child).then(|| 1.0 - self.probability(k, against))
+    }
+
+    /// The pairwise probability of (a, b) if b is among a's partners, else 0.
+    fn probability(&self, a: usize, b: usize) -> f64 {
+        self.of
+            .get(a)
+            .and_then(|list| list.iter().find(|p| p.record == b))
+            .map_or(0.0, |p| 1.0 / (1.0 + (-p.log_odds).exp()))
+    }
+
+    /// The summed odds of the children competing with the pair (i, j), whose own log odds are
+    /// `own`: partners of i that rival j (see [`Partners::rivalry`]) and partners of j that rival i,
+    /// each child counted once at its strongest record, and each partner less by the competitors it
+    /// has besides this pair (after [`Partners::settled`]).
     pub(super) fn competing(
         &self,
         (i, j): (usize, usize),
+        own: f64,
         prepared: &[Prepared<'_>],
         s: &ProbabilisticSettings,
     ) -> f64 {
         let mut strongest: BTreeMap<usize, f64> = BTreeMap::new();
         for (of, against) in [(i, j), (j, i)] {
-            for &(k, log_odds) in self.of.get(of).into_iter().flatten() {
-                if k == against || !contradict(&[k], &[against], prepared, s) {
+            for partner in self.of.get(of).into_iter().flatten() {
+                let k = partner.record;
+                if k == against {
                     continue;
                 }
+                let Some(share) = self.rivalry(k, against, prepared, s) else {
+                    continue;
+                };
+                // The partner's own competitors, this pair's child left out.
+                let held = self
+                    .held
+                    .get(partner.pair)
+                    .map_or(0.0, |c| (c - share * own.exp()).max(0.0));
+                let odds = share * partner.log_odds.exp() / (1.0 + held);
                 let child = self.child_of.get(k).copied().unwrap_or(k);
-                let best = strongest.entry(child).or_insert(f64::NEG_INFINITY);
-                *best = best.max(log_odds);
+                let best = strongest.entry(child).or_insert(0.0);
+                *best = best.max(odds);
             }
         }
-        strongest.values().map(|l| l.exp()).sum()
+        strongest.values().sum()
     }
 }
 
@@ -71,18 +165,7 @@ pub(super) fn competing_odds(
     child_of: &[usize],
     s: &ProbabilisticSettings,
 ) -> Vec<f64> {
-    let partners = Partners::new(pairwise, child_of);
-    let from = logit(s.review_probability);
-    pairwise
-        .par_iter()
-        .map(|&(log_odds, i, j)| {
-            if log_odds < from {
-                0.0
-            } else {
-                partners.competing((i, j), prepared, s)
-            }
-        })
-        .collect()
+    Partners::settled(pairwise, child_of, prepared, s).round(pairwise, prepared, s)
 }
 
 /// Log odds of a probability.

@@ -94,7 +94,7 @@ impl ProbabilisticSettings {
 impl Default for ProbabilisticSettings {
     fn default() -> Self {
         ProbabilisticSettings {
-            link_probability: 0.9,
+            link_probability: 0.7,
             review_probability: 0.5,
             blocking_keys: blocking::default_keys(),
             max_block_size: 400,
@@ -389,15 +389,13 @@ impl ProbabilisticLinker {
         let seen = f.companions.adjustment(i, j, &f.provisional_child);
         let log_odds = model.log_odds().of(&gamma) + adjust + seen;
         let pairwise = scoring.pairwise(&f.frequencies);
-        let competing_odds = if log_odds >= competition::logit(s.review_probability) {
-            competition::Partners::new(&pairwise, &f.provisional_child).competing(
-                (i, j),
-                prepared,
-                s,
-            )
-        } else {
-            0.0
-        };
+        let competing_odds =
+            if log_odds >= competition::logit(s.review_probability) {
+                competition::Partners::settled(&pairwise, &f.provisional_child, prepared, s)
+                    .competing((i, j), log_odds, prepared, s)
+            } else {
+                0.0
+            };
         let scored = scoring.score(&f.frequencies, &f.provisional_child);
         let clustering = cluster(records, prepared, &scored, &self.decisions, s);
         let same_child = clustering

@@ -555,3 +555,70 @@ fn an_age_agrees_with_a_date_of_birth_only_if_it_is_the_age_on_the_event_day() {
         4
     );
 }
+
+#[test]
+fn two_partners_of_one_institution_compete_as_far_as_they_are_two_children() {
+    let s = ProbabilisticSettings::default();
+    let records = [
+        seen_on("p", "police", "arben", "krasniqi", 3),
+        seen_on("c1", "csw", "arben", "krasniqi", 10),
+        seen_on("c2", "csw", "arben", "krasniqi", 12),
+        seen_on("i", "inspectorate", "arben", "krasniqi", 12),
+    ];
+    let prepared = compare::prepare(&records, &compare::ReferralRoles::none());
+    let alone = [0, 1, 2, 3];
+    let pairwise = [(2.0, 0, 1), (2.0, 0, 2), (2.0, 0, 3)];
+    let competing = competition::competing_odds(&prepared, &pairwise, &alone, &s);
+    // The police record fits one social-work record: the two compete for it.
+    assert!(competing[0] > 1.0, "{competing:?}");
+    assert!(competing[1] > 1.0, "{competing:?}");
+    // The inspectorate's record may well be the same child as either: it competes with neither.
+    let only_other_institutions = [(2.0, 0, 1), (2.0, 0, 3)];
+    let competing = competition::competing_odds(&prepared, &only_other_institutions, &alone, &s);
+    assert_eq!(competing, vec![0.0, 0.0]);
+    // Two social-work records that a first clustering calls one child do not compete.
+    let one_child = [0, 1, 1, 3];
+    let competing = competition::competing_odds(&prepared, &pairwise, &one_child, &s);
+    assert_eq!(competing[0], 0.0, "{competing:?}");
+}
+
+#[test]
+fn a_partner_that_another_child_holds_competes_less() {
+    let s = ProbabilisticSettings::default();
+    let records = [
+        seen_on("p", "police", "arben", "krasniqi", 3),
+        seen_on("c1", "csw", "arben", "krasniqi", 10),
+        seen_on("c2", "csw", "arben", "krasniqi", 12),
+        // Another police record, far likelier the child of c2.
+        seen_on("p2", "police", "arben", "krasniqi", 11),
+    ];
+    let prepared = compare::prepare(&records, &compare::ReferralRoles::none());
+    let alone = [0, 1, 2, 3];
+    let free = [(2.0, 0, 1), (2.0, 0, 2)];
+    let held = [(2.0, 0, 1), (2.0, 0, 2), (6.0, 2, 3)];
+    let c_free = competition::competing_odds(&prepared, &free, &alone, &s)[0];
+    let c_held = competition::competing_odds(&prepared, &held, &alone, &s)[0];
+    assert!(c_held < c_free / 2.0, "{c_held} {c_free}");
+}
+
+#[test]
+fn a_join_that_gives_a_child_two_unlikely_records_of_one_institution_is_refused() {
+    let s = ProbabilisticSettings::default();
+    let records = [
+        seen_on("p1", "police", "arben", "krasniqi", 3),
+        seen_on("p2", "police", "arben", "krasniqi", 20),
+        seen_on("c", "csw", "arben", "krasniqi", 10),
+    ];
+    let prepared = compare::prepare(&records, &compare::ReferralRoles::none());
+    let decisions = crate::linkage::ReviewDecisions::default();
+    let together = |c: &cluster::Clustering| c.clusters.iter().any(|m| m.len() == 3);
+    // Both police records link to the social-work record, but were never a likely pair themselves.
+    let scored = [(0.95, 0, 2), (0.94, 1, 2)];
+    let clustering = cluster(&records, &prepared, &scored, &decisions, &s);
+    assert!(!together(&clustering));
+    assert_eq!(clustering.refused, 1);
+    // A child recorded twice by the police: the two police records are a likely pair.
+    let scored = [(0.95, 0, 2), (0.94, 1, 2), (0.3, 0, 1)];
+    let clustering = cluster(&records, &prepared, &scored, &decisions, &s);
+    assert!(together(&clustering));
+}
