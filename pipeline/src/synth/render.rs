@@ -175,7 +175,6 @@ fn date_cell(date: NaiveDate) -> Cell {
     }
 }
 
-/// `forms[0]` with probability `first`, else any other form.
 /// Share of records that leave the community blank (ethnicity is sensitive; some ask, some do not).
 const COMMUNITY_BLANK: f64 = 0.05;
 
@@ -223,6 +222,7 @@ fn community_slip<'a, R: Rng>(
         .map_or(CommunitySlip::Kept, |c| CommunitySlip::Other(c))
 }
 
+/// `forms[0]` with probability `first`, else any other form.
 fn choose_form<'a, R: Rng>(rng: &mut R, forms: &'a [String], first: f64) -> &'a str {
     let index = if forms.len() > 1 && !rng.random_bool(first) {
         rng.random_range(1..forms.len())

@@ -101,7 +101,8 @@ pub(super) struct Clustering {
     pub(super) linked: usize,
     /// Pairs between the review and the link probability.
     pub(super) review_band: usize,
-    /// Joins refused because the two clusters contradict or a reviewer separated them.
+    /// Joins refused because the two clusters contradict, a reviewer separated them, or the join
+    /// would give a child two records of one institution that were never a likely pair.
     pub(super) refused: usize,
     /// Uncertain pairs left in different clusters that no one has decided yet, most likely first.
     pub(super) review_queue: Vec<(usize, usize, f64)>,
@@ -166,8 +167,10 @@ fn same_record_pairs(records: &[LinkRecord]) -> Vec<(usize, usize)> {
 }
 
 /// Groups records into children: records sent twice and reviewer "same child" decisions first, then
-/// scored pairs from the strongest down, each join checked for contradictions and for reviewer
-/// "different children" decisions. `scored` must be sorted strongest first.
+/// scored pairs from the strongest down, each join checked for contradictions, for reviewer
+/// "different children" decisions and for a second, unlikely record of one institution (see
+/// [`RecordedAgain`]; reviewer decisions are not checked for it). `scored` must be sorted strongest
+/// first.
 pub(super) fn cluster(
     records: &[LinkRecord],
     prepared: &[Prepared<'_>],

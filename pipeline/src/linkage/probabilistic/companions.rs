@@ -18,7 +18,8 @@ const ALONE: u32 = u32::MAX;
 pub(super) enum Seen {
     /// A side has no companion: nothing to say.
     Alone = 0,
-    /// Both sides have companions, and none of one side is one child with one of the other.
+    /// Both sides have companions, and none of one side is one child with one of the other (or
+    /// the two records were made together and share their companions).
     Apart = 1,
     /// A companion of each side is one child: the two records' siblings were linked.
     Together = 2,
@@ -132,7 +133,7 @@ impl Companions {
     pub(super) fn weigh(&mut self, scored: &[(f64, usize, usize)], child_of: &[usize]) {
         let mut same = [1.0f64; 3];
         let mut different = [1.0f64; 3];
-        for &(p, i, j) in scored {
+        for &(p, i, j) in scored.iter().filter(|(p, _, _)| p.is_finite()) {
             let seen = self.seen(i, j, child_of) as usize;
             same[seen] += p;
             different[seen] += 1.0 - p;

@@ -53,6 +53,10 @@ impl<'c> Partners<'c> {
                 }
             }
         }
+        // By partner, so that a pair's probability is found by binary search.
+        for list in &mut of {
+            list.sort_unstable_by_key(|p| p.record);
+        }
         Partners {
             of,
             held: Vec::new(),
@@ -117,7 +121,10 @@ impl<'c> Partners<'c> {
     fn probability(&self, a: usize, b: usize) -> f64 {
         self.of
             .get(a)
-            .and_then(|list| list.iter().find(|p| p.record == b))
+            .and_then(|list| {
+                let at = list.binary_search_by_key(&b, |p| p.record).ok()?;
+                list.get(at)
+            })
             .map_or(0.0, |p| 1.0 / (1.0 + (-p.log_odds).exp()))
     }
 
@@ -142,7 +149,8 @@ impl<'c> Partners<'c> {
                 let Some(share) = self.rivalry(k, against, prepared, s) else {
                     continue;
                 };
-                // The partner's own competitors, this pair's child left out.
+                // The partner's own competitors (worked out for partners at or above the review
+                // probability), less this pair's record on the other side.
                 let held = self
                     .held
                     .get(partner.pair)

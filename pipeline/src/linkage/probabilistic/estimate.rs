@@ -108,6 +108,10 @@ fn count_among_namesakes(
     counts: &mut [Vec<f64>],
 ) {
     let gammas = namesake_patterns(records, s);
+    if gammas.is_empty() {
+        // No two records share a surname: the random-pair u stands.
+        return;
+    }
     for (k, (name, levels)) in COMPARISONS.iter().enumerate() {
         if !WITH_NAMES.contains(name) {
             continue;
