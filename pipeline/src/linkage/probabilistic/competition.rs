@@ -13,6 +13,7 @@ use rayon::prelude::*;
 
 use super::cluster::contradict;
 use super::compare::Prepared;
+use super::estimate::logistic;
 use super::ProbabilisticSettings;
 
 /// Partners below this log odds (probability 0.05) are too unlikely to compete.
@@ -125,7 +126,7 @@ impl<'c> Partners<'c> {
                 let at = list.binary_search_by_key(&b, |p| p.record).ok()?;
                 list.get(at)
             })
-            .map_or(0.0, |p| 1.0 / (1.0 + (-p.log_odds).exp()))
+            .map_or(0.0, |p| logistic(p.log_odds))
     }
 
     /// The summed odds of the children competing with the pair (i, j), whose own log odds are
@@ -165,8 +166,9 @@ impl<'c> Partners<'c> {
     }
 }
 
-/// For every pair (log odds, i, j), the summed odds of its competitors. Only pairs at or above the
-/// review probability are worked out; the rest get zero.
+/// For every pair (log odds, i, j), the summed odds of its competitors, in two rounds (see
+/// [`Partners::settled`]). Only pairs at or above the review probability are worked out; the rest
+/// get zero.
 pub(super) fn competing_odds(
     prepared: &[Prepared<'_>],
     pairwise: &[(f64, usize, usize)],

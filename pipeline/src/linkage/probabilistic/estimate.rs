@@ -274,8 +274,8 @@ fn mix(i: usize, j: usize, seed: u64) -> u64 {
 /// pairs with the same given name, surname and father's name train birth, sex, place and personal
 /// number; pairs with the same full date of birth train the names and father's name (and the rest
 /// again). Selecting on names alone is not enough: in a large register most same-name pairs are
-/// namesakes, and EM would learn "same name in the same place" instead of "same child". u stays at its
-/// random-pair estimate; weights are made non-decreasing in the level. The prior is set apart, by
+/// namesakes, and EM would learn "same name in the same place" instead of "same child". u stays as
+/// [`estimate_u`] gave it; weights are made non-decreasing in the level. The prior is set apart, by
 /// [`fit_prior`].
 pub(super) fn estimate_model(training: &Training, u: Vec<Vec<f64>>, iterations: usize) -> Model {
     let initial: Vec<Vec<f64>> = COMPARISONS

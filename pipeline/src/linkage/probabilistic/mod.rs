@@ -1,5 +1,5 @@
 //! Fellegi-Sunter linkage: candidate pairs from several blocking keys, comparison levels per field,
-//! m and u probabilities estimated from the data (EM for m, random pairs for u), name frequencies
+//! m and u probabilities estimated from the data (EM for m, random pairs for u, namesakes for community's), name frequencies
 //! counted over children rather than records, siblings reported together, and clustering that refuses to chain two children who
 //! contradict each other. Parameters live in `rules/linkage.toml`.
 

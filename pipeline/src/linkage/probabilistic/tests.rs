@@ -556,14 +556,19 @@ fn an_age_agrees_with_a_date_of_birth_only_if_it_is_the_age_on_the_event_day() {
     );
 }
 
+/// An Arben Krasniqi without a date of birth, recorded by `source` on `day`.
+fn arben(id: &str, source: &str, day: u32) -> LinkRecord {
+    seen_on(id, source, "arben", "krasniqi", day)
+}
+
 #[test]
 fn two_partners_of_one_institution_compete_as_far_as_they_are_two_children() {
     let s = ProbabilisticSettings::default();
     let records = [
-        seen_on("p", "police", "arben", "krasniqi", 3),
-        seen_on("c1", "csw", "arben", "krasniqi", 10),
-        seen_on("c2", "csw", "arben", "krasniqi", 12),
-        seen_on("i", "inspectorate", "arben", "krasniqi", 12),
+        arben("p", "police", 3),
+        arben("c1", "csw", 10),
+        arben("c2", "csw", 12),
+        arben("i", "inspectorate", 12),
     ];
     let prepared = compare::prepare(&records, &compare::ReferralRoles::none());
     let alone = [0, 1, 2, 3];
@@ -586,11 +591,11 @@ fn two_partners_of_one_institution_compete_as_far_as_they_are_two_children() {
 fn a_partner_that_another_child_holds_competes_less() {
     let s = ProbabilisticSettings::default();
     let records = [
-        seen_on("p", "police", "arben", "krasniqi", 3),
-        seen_on("c1", "csw", "arben", "krasniqi", 10),
-        seen_on("c2", "csw", "arben", "krasniqi", 12),
+        arben("p", "police", 3),
+        arben("c1", "csw", 10),
+        arben("c2", "csw", 12),
         // Another police record, far likelier the child of c2.
-        seen_on("p2", "police", "arben", "krasniqi", 11),
+        arben("p2", "police", 11),
     ];
     let prepared = compare::prepare(&records, &compare::ReferralRoles::none());
     let alone = [0, 1, 2, 3];
@@ -605,9 +610,9 @@ fn a_partner_that_another_child_holds_competes_less() {
 fn a_join_that_gives_a_child_two_unlikely_records_of_one_institution_is_refused() {
     let s = ProbabilisticSettings::default();
     let records = [
-        seen_on("p1", "police", "arben", "krasniqi", 3),
-        seen_on("p2", "police", "arben", "krasniqi", 20),
-        seen_on("c", "csw", "arben", "krasniqi", 10),
+        arben("p1", "police", 3),
+        arben("p2", "police", 20),
+        arben("c", "csw", 10),
     ];
     let prepared = compare::prepare(&records, &compare::ReferralRoles::none());
     let decisions = crate::linkage::ReviewDecisions::default();
