@@ -193,7 +193,7 @@ impl Blocks {
             skipped: 0,
         };
         // One buffer for every key's values: a key at a time is held, and its pages are reused.
-        let mut keyed: Vec<(u64, u32, u32)> = Vec::new();
+        let mut keyed: Vec<Keyed> = Vec::new();
         for (index, key) in plan.keys.iter().enumerate().take(MAX_KEYS) {
             let started = std::time::Instant::now();
             // (value, tag, record) for every value of this key, sorted: each run of one value is a
@@ -202,7 +202,7 @@ impl Blocks {
             let hashed = started.elapsed().as_millis();
             keyed.par_sort_unstable();
             let sorted = started.elapsed().as_millis();
-            for block in keyed.chunk_by(|a, b| a.0 == b.0) {
+            for block in keyed.chunk_by(|a, b| a.value() == b.value()) {
                 blocks.push_block(block, index, plan, &window_order);
             }
             tracing::debug!(key = %key.name, values = keyed.len(), hashed_ms = hashed, sorted_ms = sorted, done_ms = started.elapsed().as_millis(), "blocked");
@@ -221,7 +221,7 @@ impl Blocks {
     /// Adds one block (its entries sorted by tag and record), unless it is too small or too large.
     fn push_block(
         &mut self,
-        block: &[(u64, u32, u32)],
+        block: &[Keyed],
         index: usize,
         plan: &BlockingPlan,
         window_order: &[String],
@@ -235,20 +235,20 @@ impl Blocks {
         }
         // A spelling variant's block holding one name only pairs nothing (namesakes meet in the
         // block of the name as written): most variants' blocks are such.
-        let tag = block[0].1;
-        if tag != 0 && block.iter().all(|&(_, t, _)| t == tag) {
+        let tag = block[0].tag();
+        if tag != 0 && block.iter().all(|k| k.tag() == tag) {
             return;
         }
         let first = self.members.len();
         if plan.window > 0 && block.len() > plan.window {
             let mut sorted = block.to_vec();
-            let order = |&(_, _, i): &(u64, u32, u32)| window_order.get(i as usize);
-            sorted.sort_by(|x, y| order(x).cmp(&order(y)).then(x.2.cmp(&y.2)));
-            self.members.extend(sorted.iter().map(|&(_, _, i)| i));
-            self.tags.extend(sorted.iter().map(|&(_, tag, _)| tag));
+            let order = |k: &Keyed| window_order.get(k.record() as usize);
+            sorted.sort_by(|x, y| order(x).cmp(&order(y)).then(x.record().cmp(&y.record())));
+            self.members.extend(sorted.iter().map(|k| k.record()));
+            self.tags.extend(sorted.iter().map(|k| k.tag()));
         } else {
-            self.members.extend(block.iter().map(|&(_, _, i)| i));
-            self.tags.extend(block.iter().map(|&(_, tag, _)| tag));
+            self.members.extend(block.iter().map(|k| k.record()));
+            self.tags.extend(block.iter().map(|k| k.tag()));
         }
         debug_assert!(self.members.len() > first);
         self.starts.push(self.members.len());
@@ -525,6 +525,30 @@ fn initial(s: &str) -> &str {
 /// A key value being hashed, and whether a spelling variant (not a name as written) went into it.
 type Partial = (FxHasher, bool);
 
+/// A record's value of a key with its name tag, packed into one number (value, then tag, then
+/// record, from the high bits) so that sorting a key's values compares one `u128` instead of a
+/// tuple: the order is the tuple's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Keyed(u128);
+
+impl Keyed {
+    fn new(value: u64, tag: u32, record: u32) -> Keyed {
+        Keyed(u128::from(value) << 64 | u128::from(tag) << 32 | u128::from(record))
+    }
+
+    fn value(self) -> u64 {
+        (self.0 >> 64) as u64
+    }
+
+    fn tag(self) -> u32 {
+        (self.0 >> 32) as u32
+    }
+
+    fn record(self) -> u32 {
+        self.0 as u32
+    }
+}
+
 /// Records in a piece of the work of [`key_values_of_all`].
 const KEYED_CHUNK: usize = 4096;
 
@@ -533,9 +557,9 @@ fn key_values_of_all(
     records: &[Prepared<'_>],
     index: usize,
     key: &BlockingKey,
-    out: &mut Vec<(u64, u32, u32)>,
+    out: &mut Vec<Keyed>,
 ) {
-    let pieces: Vec<Vec<(u64, u32, u32)>> = records
+    let pieces: Vec<Vec<Keyed>> = records
         .par_chunks(KEYED_CHUNK)
         .enumerate()
         .map_init(KeyScratch::default, |scratch, (piece, chunk)| {
@@ -543,7 +567,12 @@ fn key_values_of_all(
             for (k, p) in chunk.iter().enumerate() {
                 let i = u32::try_from(piece * KEYED_CHUNK + k).unwrap_or(u32::MAX);
                 key_values_into(p, index, key, scratch);
-                values.extend(scratch.values.iter().map(|&(value, tag)| (value, tag, i)));
+                values.extend(
+                    scratch
+                        .values
+                        .iter()
+                        .map(|&(value, tag)| Keyed::new(value, tag, i)),
+                );
             }
             values
         })
@@ -725,4 +754,33 @@ pub(super) fn blocking_keys(p: &Prepared<'_>, keys: &[BlockingKey]) -> Vec<u64> 
             scratch.values.into_iter().map(|(value, _)| value)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod keyed_tests {
+    use super::Keyed;
+
+    #[test]
+    fn packed_values_sort_as_their_tuples_and_unpack_whole() {
+        let tuples = [
+            (u64::MAX, 0, 0),
+            (7 << 56 | 5, 3, 9),
+            (7 << 56 | 5, 0, u32::MAX),
+            (7 << 56 | 5, 3, 2),
+            (0, u32::MAX, 1),
+            (1, 0, 0),
+        ];
+        let mut packed: Vec<Keyed> = tuples
+            .iter()
+            .map(|&(v, t, r)| Keyed::new(v, t, r))
+            .collect();
+        packed.sort_unstable();
+        let mut sorted = tuples.to_vec();
+        sorted.sort_unstable();
+        let unpacked: Vec<(u64, u32, u32)> = packed
+            .iter()
+            .map(|k| (k.value(), k.tag(), k.record()))
+            .collect();
+        assert_eq!(unpacked, sorted);
+    }
 }
