@@ -125,7 +125,6 @@ pub fn default_keys() -> Vec<BlockingKey> {
         "given_variants + surname + father",
         "given + surname_variants + father",
         "initials + father + birth_year",
-        "surname + given_initial + municipality + birth_year",
     ]
     .into_iter()
     .filter_map(|k| BlockingKey::try_from(k.to_string()).ok())
