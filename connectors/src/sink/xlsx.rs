@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook, Worksheet, XlsxError};
+use tempfile::SpooledTempFile;
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
@@ -187,7 +188,7 @@ struct PlannedSheet<'t> {
 struct WrittenSheet {
     /// Its name in the workbook, "xl/worksheets/sheetN.xml".
     entry: String,
-    zip: File,
+    zip: SpooledTempFile,
     /// Whether it holds a real date.
     dates: bool,
 }
@@ -447,7 +448,8 @@ struct SheetToWrite<'p> {
 }
 
 impl SheetToWrite<'_> {
-    /// Writes and compresses the worksheet into a temporary file in `folder`. Its dimension is
+    /// Writes and compresses the worksheet into memory, or a temporary file in `folder` past
+    /// [`SHEET_IN_MEMORY`]. Its dimension is
     /// declared before its rows are written; in the rare case the rows end otherwise (a last row
     /// with no cell) it is written again with the dimension found.
     fn write(&self, folder: &Path) -> Result<WrittenSheet, WorkbookError> {
@@ -467,8 +469,8 @@ impl SheetToWrite<'_> {
         &self,
         folder: &Path,
         extent: Extent,
-    ) -> Result<(File, sheet_xml::Written), WorkbookError> {
-        let file = tempfile::tempfile_in(folder)?;
+    ) -> Result<(SpooledTempFile, sheet_xml::Written), WorkbookError> {
+        let file = tempfile::spooled_tempfile_in(SHEET_IN_MEMORY, folder);
         let mut zip = ZipWriter::new(BufWriter::with_capacity(1 << 16, file));
         zip.start_file(self.entry.as_str(), entry_options())?;
         let written = sheet_xml::write_sheet(
@@ -483,6 +485,11 @@ impl SheetToWrite<'_> {
         Ok((file, written))
     }
 }
+
+/// A compressed worksheet is held in memory up to this size, then moved to a temporary file: a
+/// million cases compress to about 150 MB, which would otherwise be written to disk, read back
+/// and written again into the workbook.
+const SHEET_IN_MEMORY: usize = 256 << 20;
 
 /// The zip options rust_xlsxwriter writes its parts with.
 fn entry_options() -> SimpleFileOptions {
@@ -501,7 +508,7 @@ fn assemble<W: Write + Seek>(
     out: W,
 ) -> Result<W, WorkbookError> {
     let mut parts = ZipArchive::new(Cursor::new(template))?;
-    let mut sheets: BTreeMap<String, File> = sheets
+    let mut sheets: BTreeMap<String, SpooledTempFile> = sheets
         .into_iter()
         .map(|sheet| (sheet.entry, sheet.zip))
         .collect();
