@@ -33,7 +33,7 @@ use crate::publish::{IdentifiedChild, Publication};
 use crate::pull::{pull_source, stored_input, PullOptions, PullSummary};
 use crate::reconcile::{reconcile, Member};
 use crate::rules::Hit;
-use crate::state::{Attempt, InputRecord, StateStore};
+use crate::state::{Attempt, FindingChanges, FindingsSeen, InputRecord, StateStore};
 use rayon::prelude::*;
 
 /// Why a run could not complete (bad data never ends up here: it becomes findings).
@@ -466,17 +466,33 @@ fn run_with_state(
         object.insert("identity".to_string(), json!(identity_changes));
         object.insert("freshness".to_string(), json!(freshness));
     }
-    // The identifiers are written while the release is, and kept only once it is in place.
+    let delivered: Vec<String> = intake
+        .counts
+        .iter()
+        // A source with a file or folder it could not read this time keeps its findings open.
+        .filter(|(_, c)| c.files > 0 && c.errors.is_empty())
+        .map(|(name, _)| name.clone())
+        .collect();
+    let now = Utc::now().to_rfc3339();
+    let seen = FindingsSeen {
+        at: &now,
+        findings: &intake.findings,
+        delivered: &delivered,
+    };
+    // The identifiers and the findings' lifecycle are written while the release is, and kept only
+    // once it is in place.
     let accepted = &intake.accepted;
+    let mut finding_changes = None;
     let remember = |released: &mut dyn FnMut() -> bool| {
         let (child_of, children) = (&child_of, &children);
-        remember_identities(
+        finding_changes = remember_identities(
             store,
             &run_id,
             (accepted, child_of, children),
-            &identity_changes,
+            (&identity_changes, &seen),
             released,
-        )
+        )?;
+        Ok(())
     };
     let published_to = publish(
         &intake.counts,
@@ -499,19 +515,12 @@ fn run_with_state(
         child_of,
         linkage,
     );
+    // Published, so the identifiers and the findings were committed with it.
+    let finding_changes = finding_changes
+        .ok_or_else(|| RunError::Job("the findings were not brought up to date".into()))?;
     std::thread::scope(|scope| {
         scope.spawn(move || drop(published));
-        let now = Utc::now().to_rfc3339();
-        let delivered: Vec<String> = intake
-            .counts
-            .iter()
-            // A source with a file or folder it could not read this time keeps its findings open.
-            .filter(|(_, c)| c.files > 0 && c.errors.is_empty())
-            .map(|(name, _)| name.clone())
-            .collect();
         let lap = step_log("alerts");
-        let finding_changes = store.update_findings(&run_id, &now, &intake.findings, &delivered)?;
-        lap("findings updated");
 
         progress.stage("alerts", None);
         // The daemon's publication leaves digests to the `digests` job when one is scheduled; a run
@@ -1497,15 +1506,16 @@ fn read_identity_memory(
     })
 }
 
-/// Remembers this run's identifiers for the next run, with its merges and splits; kept only if
-/// `released` says the publication got into place.
+/// Remembers this run's identifiers for the next run, with its merges and splits, and brings the
+/// findings' lifecycle up to date; kept only if `released` says the publication got into place.
+/// What the findings did, when kept.
 fn remember_identities(
     store: &mut StateStore,
     run_id: &str,
     (accepted, child_of, children): (&[Accepted], &[usize], &[IdentifiedChild]),
-    changes: &crate::identity::IdentityChanges,
+    (changes, findings): (&crate::identity::IdentityChanges, &FindingsSeen<'_>),
     released: &mut dyn FnMut() -> bool,
-) -> Result<(), RunError> {
+) -> Result<Option<FindingChanges>, RunError> {
     let assigned: Vec<((&str, &str), &str)> = accepted
         .iter()
         .zip(child_of)
@@ -1528,8 +1538,7 @@ fn remember_identities(
                 .map(|(id, others)| ("split", id.as_str(), others.as_slice())),
         )
         .collect();
-    store.remember_child_ids_if(run_id, &assigned, &history, released)?;
-    Ok(())
+    Ok(store.remember_run_if(run_id, &assigned, &history, findings, released)?)
 }
 
 fn pseudonym_key(config: &Config) -> Result<PseudonymKey, RunError> {

@@ -416,78 +416,12 @@ impl StateStore {
         findings: &[Finding],
         delivered: &[String],
     ) -> Result<FindingChanges, StateError> {
-        let raised: BTreeMap<String, &Finding> =
-            findings.iter().map(|f| (finding_key(f), f)).collect();
-        self.in_transaction(|tx| {
-            let mut changes = FindingChanges::default();
-            let mut state_of = tx.prepare_cached(
-                "SELECT resolved_at, announced_at IS NOT NULL AND resolution_announced_at IS NULL \
-                 FROM findings WHERE key = ?1",
-            )?;
-            let mut seen_again = tx.prepare_cached(
-                "UPDATE findings SET last_run = ?2, last_seen_at = ?3, finding = ?4 WHERE key = ?1",
-            )?;
-            let mut reopen = tx.prepare_cached(
-                "UPDATE findings SET resolved_run = NULL, resolved_at = NULL, last_run = ?2, \
-                 last_seen_at = ?3, finding = ?4 WHERE key = ?1",
-            )?;
-            let mut insert = tx.prepare_cached(
-                "INSERT OR REPLACE INTO findings (key, institution, source, rule, severity, \
-                 record_id, field, first_run, first_seen_at, last_run, last_seen_at, \
-                 resolved_run, resolved_at, finding) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?8, ?9, NULL, NULL, ?10)",
-            )?;
-            for (key, f) in &raised {
-                // Whether the finding is known: open (no resolution), or resolved and whether
-                // anyone was told it had been found but not yet that it went.
-                let known: Option<(Option<String>, bool)> = state_of
-                    .query_row(params![key], |row| Ok((row.get(0)?, row.get(1)?)))
-                    .optional()?;
-                match known {
-                    Some((None, _)) => {
-                        changes.still_open += 1;
-                        seen_again.execute(params![key, run_id, at, finding_json(f)])?;
-                    }
-                    Some((Some(_), true)) => {
-                        // Back before anyone was told it had gone: the same finding, still open, its
-                        // history (first seen, told) kept.
-                        changes.new += 1;
-                        reopen.execute(params![key, run_id, at, finding_json(f)])?;
-                    }
-                    _ => {
-                        changes.new += 1;
-                        insert.execute(params![
-                            key,
-                            f.institution,
-                            f.source,
-                            f.rule,
-                            f.severity.as_str(),
-                            f.record_id,
-                            f.field,
-                            run_id,
-                            at,
-                            finding_json(f)
-                        ])?;
-                    }
-                }
-            }
-            let mut open_of = tx.prepare_cached(
-                "SELECT key FROM findings WHERE source = ?1 AND resolved_at IS NULL",
-            )?;
-            let mut resolve = tx.prepare_cached(
-                "UPDATE findings SET resolved_run = ?2, resolved_at = ?3 WHERE key = ?1",
-            )?;
-            for source in delivered {
-                let open: Vec<String> = open_of
-                    .query_map(params![source], |row| row.get::<_, String>(0))?
-                    .collect::<Result<_, _>>()?;
-                for key in open.iter().filter(|k| !raised.contains_key(*k)) {
-                    resolve.execute(params![key, run_id, at])?;
-                    changes.resolved += 1;
-                }
-            }
-            Ok(changes)
-        })
+        let seen = FindingsSeen {
+            at,
+            findings,
+            delivered,
+        };
+        self.in_transaction(|tx| write_findings(tx, run_id, &seen))
     }
 
     /// The newest runs, newest first.
@@ -642,55 +576,66 @@ impl StateStore {
         changes: &[(&str, &str, &[String])],
         confirmed: impl FnOnce() -> bool,
     ) -> Result<bool, StateError> {
-        let mut rows: Vec<(&str, &str, &str)> = assigned
-            .iter()
-            .map(|((source, record), child)| (source.as_ref(), record.as_ref(), child.as_ref()))
-            .collect();
-        // A stable sort: of two rows for the same record (a record id given twice), the later still
-        // wins, as it did when rows were written in the caller's order.
-        rows.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-        let begun = std::time::Instant::now();
-        let path = self.path.clone();
-        let db = |source| StateError::Database { path, source };
-        let write = |connection: &mut Connection| {
-            let tx = connection.transaction()?;
-            {
-                let mut insert = tx.prepare_cached(
-                    "INSERT OR REPLACE INTO child_ids (source, record_id, child_id, run_id) \
-                     VALUES (?1, ?2, ?3, ?4)",
-                )?;
-                for (source, record, child) in rows {
-                    insert.execute(params![source, record, child, run_id])?;
-                }
-                for (change, child, others) in changes {
-                    let others = serde_json::to_string(others).unwrap_or_default();
-                    tx.execute(
-                        "INSERT OR REPLACE INTO child_id_changes (run_id, change, child_id, others) \
-                         VALUES (?1, ?2, ?3, ?4)",
-                        params![run_id, change, child, others],
-                    )?;
-                }
-            }
-            tracing::debug!(
-                elapsed_ms = begun.elapsed().as_millis() as u64,
-                rows = assigned.len(),
-                "child identifiers written"
-            );
-            if confirmed() {
-                let waited = begun.elapsed();
-                tx.commit()?;
+        let kept = self.write_then_commit_if(
+            |tx| write_child_ids(tx, run_id, assigned, changes),
+            confirmed,
+        )?;
+        Ok(kept.is_some())
+    }
+
+    /// [`StateStore::remember_child_ids_if`] and [`StateStore::update_findings`] in one
+    /// transaction, committed only if `confirmed`: a run brings its findings up to date while its
+    /// release is being written, and only if the release gets into place. What the findings did,
+    /// if kept.
+    pub fn remember_run_if<S: AsRef<str>>(
+        &mut self,
+        run_id: &str,
+        assigned: &[((S, S), S)],
+        changes: &[(&str, &str, &[String])],
+        findings: &FindingsSeen<'_>,
+        confirmed: impl FnOnce() -> bool,
+    ) -> Result<Option<FindingChanges>, StateError> {
+        self.write_then_commit_if(
+            |tx| {
+                write_child_ids(tx, run_id, assigned, changes)?;
+                let begun = std::time::Instant::now();
+                let updated = write_findings(tx, run_id, findings)?;
                 tracing::debug!(
                     elapsed_ms = begun.elapsed().as_millis() as u64,
-                    commit_ms = (begun.elapsed() - waited).as_millis() as u64,
-                    "child identifiers committed"
+                    "findings updated"
                 );
-                Ok(true)
+                Ok(updated)
+            },
+            confirmed,
+        )
+    }
+
+    /// Runs `write` in a transaction, then commits it if `confirmed` says so and returns what
+    /// `write` gave, or rolls it back and returns `None`.
+    fn write_then_commit_if<T>(
+        &mut self,
+        write: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
+        confirmed: impl FnOnce() -> bool,
+    ) -> Result<Option<T>, StateError> {
+        let path = self.path.clone();
+        let db = |source| StateError::Database { path, source };
+        let run = |connection: &mut Connection| {
+            let tx = connection.transaction()?;
+            let written = write(&tx)?;
+            if confirmed() {
+                let begun = std::time::Instant::now();
+                tx.commit()?;
+                tracing::debug!(
+                    commit_ms = begun.elapsed().as_millis() as u64,
+                    "state committed"
+                );
+                Ok(Some(written))
             } else {
                 tx.rollback()?;
-                Ok(false)
+                Ok(None)
             }
         };
-        write(&mut self.connection).map_err(db)
+        run(&mut self.connection).map_err(db)
     }
 
     /// Checks the database file (`PRAGMA integrity_check`): `ok` or SQLite's list of problems.
@@ -699,6 +644,133 @@ impl StateStore {
             .query_row("PRAGMA integrity_check", [], |row| row.get(0))
             .map_err(self.db())
     }
+}
+
+/// Writes a run's identifiers in key order (so that the primary key's index grows at its end
+/// instead of being rewritten all over) and its merges and splits.
+fn write_child_ids<S: AsRef<str>>(
+    tx: &rusqlite::Transaction<'_>,
+    run_id: &str,
+    assigned: &[((S, S), S)],
+    changes: &[(&str, &str, &[String])],
+) -> rusqlite::Result<()> {
+    let mut rows: Vec<(&str, &str, &str)> = assigned
+        .iter()
+        .map(|((source, record), child)| (source.as_ref(), record.as_ref(), child.as_ref()))
+        .collect();
+    // A stable sort: of two rows for the same record (a record id given twice), the later still
+    // wins, as it did when rows were written in the caller's order.
+    rows.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    let begun = std::time::Instant::now();
+    let mut insert = tx.prepare_cached(
+        "INSERT OR REPLACE INTO child_ids (source, record_id, child_id, run_id) \
+         VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for (source, record, child) in rows {
+        insert.execute(params![source, record, child, run_id])?;
+    }
+    for (change, child, others) in changes {
+        let others = serde_json::to_string(others).unwrap_or_default();
+        tx.execute(
+            "INSERT OR REPLACE INTO child_id_changes (run_id, change, child_id, others) \
+             VALUES (?1, ?2, ?3, ?4)",
+            params![run_id, change, child, others],
+        )?;
+    }
+    tracing::debug!(
+        elapsed_ms = begun.elapsed().as_millis() as u64,
+        rows = assigned.len(),
+        "child identifiers written"
+    );
+    Ok(())
+}
+
+/// What a run's findings are brought up to date with (see [`StateStore::update_findings`]).
+#[derive(Debug, Clone, Copy)]
+pub struct FindingsSeen<'a> {
+    /// When (RFC 3339).
+    pub at: &'a str,
+    /// Every finding the run raised.
+    pub findings: &'a [Finding],
+    /// The sources that delivered data this time: their open findings not raised now are resolved.
+    pub delivered: &'a [String],
+}
+
+/// [`StateStore::update_findings`] within `tx`.
+fn write_findings(
+    tx: &rusqlite::Transaction<'_>,
+    run_id: &str,
+    seen: &FindingsSeen<'_>,
+) -> rusqlite::Result<FindingChanges> {
+    let (at, delivered) = (seen.at, seen.delivered);
+    let raised: BTreeMap<String, &Finding> =
+        seen.findings.iter().map(|f| (finding_key(f), f)).collect();
+    let mut changes = FindingChanges::default();
+    let mut state_of = tx.prepare_cached(
+        "SELECT resolved_at, announced_at IS NOT NULL AND resolution_announced_at IS NULL \
+         FROM findings WHERE key = ?1",
+    )?;
+    let mut seen_again = tx.prepare_cached(
+        "UPDATE findings SET last_run = ?2, last_seen_at = ?3, finding = ?4 WHERE key = ?1",
+    )?;
+    let mut reopen = tx.prepare_cached(
+        "UPDATE findings SET resolved_run = NULL, resolved_at = NULL, last_run = ?2, \
+         last_seen_at = ?3, finding = ?4 WHERE key = ?1",
+    )?;
+    let mut insert = tx.prepare_cached(
+        "INSERT OR REPLACE INTO findings (key, institution, source, rule, severity, \
+         record_id, field, first_run, first_seen_at, last_run, last_seen_at, \
+         resolved_run, resolved_at, finding) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?8, ?9, NULL, NULL, ?10)",
+    )?;
+    for (key, f) in &raised {
+        // Whether the finding is known: open (no resolution), or resolved and whether
+        // anyone was told it had been found but not yet that it went.
+        let known: Option<(Option<String>, bool)> = state_of
+            .query_row(params![key], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?;
+        match known {
+            Some((None, _)) => {
+                changes.still_open += 1;
+                seen_again.execute(params![key, run_id, at, finding_json(f)])?;
+            }
+            Some((Some(_), true)) => {
+                // Back before anyone was told it had gone: the same finding, still open, its
+                // history (first seen, told) kept.
+                changes.new += 1;
+                reopen.execute(params![key, run_id, at, finding_json(f)])?;
+            }
+            _ => {
+                changes.new += 1;
+                insert.execute(params![
+                    key,
+                    f.institution,
+                    f.source,
+                    f.rule,
+                    f.severity.as_str(),
+                    f.record_id,
+                    f.field,
+                    run_id,
+                    at,
+                    finding_json(f)
+                ])?;
+            }
+        }
+    }
+    let mut open_of =
+        tx.prepare_cached("SELECT key FROM findings WHERE source = ?1 AND resolved_at IS NULL")?;
+    let mut resolve = tx
+        .prepare_cached("UPDATE findings SET resolved_run = ?2, resolved_at = ?3 WHERE key = ?1")?;
+    for source in delivered {
+        let open: Vec<String> = open_of
+            .query_map(params![source], |row| row.get::<_, String>(0))?
+            .collect::<Result<_, _>>()?;
+        for key in open.iter().filter(|k| !raised.contains_key(*k)) {
+            resolve.execute(params![key, run_id, at])?;
+            changes.resolved += 1;
+        }
+    }
+    Ok(changes)
 }
 
 /// Takes the exclusive lock `name` in `dir` and writes `holder` into it, for as long as the returned
@@ -1087,5 +1159,40 @@ mod tests {
             .unwrap();
         assert_eq!(changes.new, 1);
         assert_eq!(store.integrity().unwrap(), "ok");
+    }
+
+    #[test]
+    fn a_run_keeps_its_identifiers_and_findings_together_or_neither() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = StateStore::open_writer(dir.path(), "test").unwrap();
+        let rows = [(("police", "P-1"), "K-a")];
+        let raised = [finding("police", "P-1", "birth_date.valid")];
+        let delivered = ["police".to_string()];
+        let seen = FindingsSeen {
+            at: "t1",
+            findings: &raised,
+            delivered: &delivered,
+        };
+        // The release did not get into place: nothing of the run is kept.
+        let kept = store
+            .remember_run_if("r1", &rows, &[], &seen, || false)
+            .unwrap();
+        assert_eq!(kept, None);
+        assert!(store.child_ids().unwrap().is_empty());
+        assert!(store.open_findings().unwrap().is_empty());
+        // It did: both are kept, and the findings' changes are those update_findings gives.
+        let kept = store
+            .remember_run_if("r1", &rows, &[], &seen, || true)
+            .unwrap();
+        assert_eq!(
+            kept,
+            Some(FindingChanges {
+                new: 1,
+                still_open: 0,
+                resolved: 0
+            })
+        );
+        assert_eq!(store.child_ids().unwrap().len(), 1);
+        assert_eq!(store.open_findings().unwrap()["police"]["error"], 1);
     }
 }
