@@ -448,18 +448,40 @@ impl Blocks {
         I: Fn() -> T + Sync + Send,
         F: Fn(&mut T, usize, usize, usize) + Sync + Send,
     {
-        // A few accumulators per core, not one per split rayon happens to make: an accumulator may
-        // be large (a table of every comparison pattern).
-        let min_len = self.len() / (4 * rayon::current_num_threads().max(1));
-        (0..self.len())
+        // Pieces of about equal work, a few per core, so that no core is left comparing alone at
+        // the end: blocks of one key sit together and differ in size by orders of magnitude, so
+        // equal numbers of blocks are far from equal work. Few pieces, as an accumulator may be
+        // large (a table of every comparison pattern).
+        let pieces = PIECES_PER_CORE * rayon::current_num_threads().max(1);
+        balanced_ranges(&self.work_before(), pieces)
             .into_par_iter()
-            .with_min_len(min_len.max(1))
-            .fold(init, |mut acc, b| {
-                let kind = usize::from(self.kinds[b]);
-                self.block_pairs(b, |i, j| visit(&mut acc, kind, i, j), true);
+            .fold(init, |mut acc, blocks| {
+                for b in blocks {
+                    let kind = usize::from(self.kinds[b]);
+                    self.block_pairs(b, |i, j| visit(&mut acc, kind, i, j), true);
+                }
                 acc
             })
             .collect()
+    }
+
+    /// The work of the blocks before each block and of all (one more than the blocks): a block
+    /// costs one step per member and one per pair it can form.
+    fn work_before(&self) -> Vec<usize> {
+        let mut before = Vec::with_capacity(self.len() + 1);
+        let mut total = 0usize;
+        before.push(total);
+        for b in 0..self.len() {
+            let n = self.starts[b + 1] - self.starts[b];
+            let reach = if self.window > 0 && n > self.window {
+                self.window
+            } else {
+                n
+            };
+            total = total.saturating_add(n.saturating_mul(reach.div_ceil(2).max(1)));
+            before.push(total);
+        }
+        before
     }
 
     /// The number of candidate pairs.
@@ -481,8 +503,11 @@ impl Blocks {
     }
 }
 
-/// `parts` contiguous ranges of records covering them all, each holding about as many entries,
-/// given where each record's entries start (`starts`, one more than the records).
+/// Pieces of work per core when candidate pairs are visited on all cores.
+const PIECES_PER_CORE: usize = 16;
+
+/// `parts` contiguous ranges of items (records, blocks) covering them all, each holding about as
+/// many entries, given where each item's entries start (`starts`, one more than the items).
 pub(super) fn balanced_ranges(starts: &[usize], parts: usize) -> Vec<std::ops::Range<usize>> {
     let records = starts.len().saturating_sub(1);
     let total = starts.last().copied().unwrap_or(0);
