@@ -1,7 +1,7 @@
 //! Unit tests of the probabilistic linker: comparison levels and the contradiction guard.
 #![allow(clippy::unwrap_used)]
 
-use super::cluster::contradict;
+use super::cluster::{contradict, same_record_pairs};
 use super::compare::{birth_level, NameLevels};
 use super::*;
 use chrono::NaiveDate;
@@ -626,4 +626,43 @@ fn a_join_that_gives_a_child_two_unlikely_records_of_one_institution_is_refused(
     let scored = [(0.95, 0, 2), (0.94, 1, 2), (0.3, 0, 1)];
     let clustering = cluster(&records, &prepared, &scored, &decisions, &s);
     assert!(together(&clustering));
+}
+
+#[test]
+fn a_record_sent_again_goes_with_its_first_copy_and_only_within_its_source() {
+    let sent = |id: &str, source: &str| LinkRecord {
+        source: source.into(),
+        ..record(id, "arben", "hasani", None)
+    };
+    let records = [
+        sent("7", "police"),
+        sent("7", "csw"),
+        sent("", "police"),
+        sent("8", "police"),
+        sent("7", "police"),
+        sent("", "police"),
+        sent("8", "police"),
+        sent("7", "police"),
+    ];
+    // Later copies in their own order, each with the first; ids left blank pair nothing.
+    assert_eq!(same_record_pairs(&records), vec![(0, 4), (3, 6), (0, 7)]);
+    // Many ids, so that some share a hash bucket's neighbours: the same answer as a plain search.
+    let many: Vec<LinkRecord> = (0..5000)
+        .map(|k| {
+            sent(
+                &(k % 1700).to_string(),
+                if k % 3 == 0 { "csw" } else { "police" },
+            )
+        })
+        .collect();
+    let mut plain = Vec::new();
+    for i in 0..many.len() {
+        let same = |e: &usize| {
+            many[*e].source == many[i].source && many[*e].record_id == many[i].record_id
+        };
+        if let Some(first) = (0..i).find(same) {
+            plain.push((first, i));
+        }
+    }
+    assert_eq!(same_record_pairs(&many), plain);
 }
