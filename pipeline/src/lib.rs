@@ -16,6 +16,7 @@ pub mod publish;
 pub mod pull;
 pub mod reconcile;
 pub mod reference;
+pub mod repeats;
 pub mod review;
 pub mod rules;
 pub mod run;

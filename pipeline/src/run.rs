@@ -1440,18 +1440,17 @@ fn duplicate_file_finding(
 fn unique_findings(assets: &Assets, intake: &mut Intake) {
     for (rule, field) in assets.rules.unique_fields() {
         // Every record after the first with its source's value, in record order.
-        let mut seen: rustc_hash::FxHashSet<(&str, &str)> = rustc_hash::FxHashSet::default();
-        let extra: Vec<usize> = intake
-            .accepted
-            .iter()
-            .enumerate()
-            .filter_map(|(i, a)| {
-                let value = crate::rules::text_of(&a.case, field)?;
-                let first = seen.insert((a.provenance.source.as_str(), value));
-                (!first).then_some(i)
-            })
-            .collect();
-        drop(seen);
+        let accepted = &intake.accepted;
+        let extra: Vec<usize> = crate::repeats::repeats(accepted.len(), |i| {
+            let a = &accepted[i];
+            Some((
+                a.provenance.source.as_str(),
+                crate::rules::text_of(&a.case, field)?,
+            ))
+        })
+        .into_iter()
+        .map(|(_, later)| later)
+        .collect();
         for i in extra {
             let finding = record_finding(assets, &intake.accepted[i], rule, Some(field.as_str()));
             if let Some(r) = assets.rules.rules.get(rule) {

@@ -72,6 +72,17 @@ pub struct StateStore {
     path: PathBuf,
     /// Held for as long as the store is open for writing; the lock goes with the file.
     _lock: Option<File>,
+    /// Copies a large transaction's write-ahead log into the database while the run goes on (see
+    /// [`StateStore::write_then_commit_if`]); waited for when the store closes.
+    checkpoint: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for StateStore {
+    fn drop(&mut self) {
+        if let Some(checkpoint) = self.checkpoint.take() {
+            let _ = checkpoint.join();
+        }
+    }
 }
 
 /// The content-addressed archive of raw inputs (`archive/<2 hex>/<sha256>`): only a folder, so
@@ -258,6 +269,7 @@ impl StateStore {
             dir: dir.to_path_buf(),
             path,
             _lock: None,
+            checkpoint: None,
         })
     }
 
@@ -619,7 +631,11 @@ impl StateStore {
     ) -> Result<Option<T>, StateError> {
         let path = self.path.clone();
         let db = |source| StateError::Database { path, source };
+        // This transaction is large (a million identifiers write about 190 MB of log): its commit
+        // does not copy the log into the database (SQLite's automatic checkpoint); another
+        // connection does, on another thread, while the run goes on.
         let run = |connection: &mut Connection| {
+            connection.pragma_update(None, "wal_autocheckpoint", 0)?;
             let tx = connection.transaction()?;
             let written = write(&tx)?;
             if confirmed() {
@@ -635,7 +651,44 @@ impl StateStore {
                 Ok(None)
             }
         };
-        run(&mut self.connection).map_err(db)
+        let result = run(&mut self.connection);
+        let restored =
+            self.connection
+                .pragma_update(None, "wal_autocheckpoint", AUTOCHECKPOINT_PAGES);
+        if matches!(result, Ok(Some(_))) {
+            self.checkpoint_beside();
+        }
+        let written = result.map_err(db.clone())?;
+        restored.map_err(db)?;
+        Ok(written)
+    }
+
+    /// Starts copying the write-ahead log into the database on another thread, with a connection of
+    /// its own (a passive checkpoint: it never blocks this connection's readers or writer, and this
+    /// connection's own automatic checkpoints give way to it meanwhile). A checkpoint that fails
+    /// leaves the log as it was, for the next one.
+    fn checkpoint_beside(&mut self) {
+        if let Some(earlier) = self.checkpoint.take() {
+            let _ = earlier.join();
+        }
+        let path = self.path.clone();
+        self.checkpoint = Some(std::thread::spawn(move || {
+            let begun = std::time::Instant::now();
+            let checkpointed = Connection::open(&path).and_then(|c| {
+                c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+                    row.get::<_, i64>(0)
+                })
+            });
+            match checkpointed {
+                Ok(_) => tracing::debug!(
+                    elapsed_ms = begun.elapsed().as_millis() as u64,
+                    "state checkpointed"
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the state database's log was not checkpointed; the next write will")
+                }
+            }
+        }));
     }
 
     /// Checks the database file (`PRAGMA integrity_check`): `ok` or SQLite's list of problems.
@@ -645,6 +698,9 @@ impl StateStore {
             .map_err(self.db())
     }
 }
+
+/// SQLite's default: a commit checkpoints once the write-ahead log holds this many pages.
+const AUTOCHECKPOINT_PAGES: i64 = 1000;
 
 /// Writes a run's identifiers in key order (so that the primary key's index grows at its end
 /// instead of being rewritten all over) and its merges and splits.
@@ -1194,5 +1250,33 @@ mod tests {
         );
         assert_eq!(store.child_ids().unwrap().len(), 1);
         assert_eq!(store.open_findings().unwrap()["police"]["error"], 1);
+    }
+
+    #[test]
+    fn a_large_commit_is_copied_into_the_database_beside_the_run_and_nothing_waits_for_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let ids: Vec<((String, String), String)> = (0..20_000)
+            .map(|k| (("police".into(), format!("P-{k}")), format!("K-{k}")))
+            .collect();
+        let wal = dir.path().join("state.sqlite-wal");
+        {
+            let mut store = StateStore::open_writer(dir.path(), "test").unwrap();
+            let seen = FindingsSeen {
+                at: "t1",
+                findings: &[],
+                delivered: &[],
+            };
+            store
+                .remember_run_if("r1", &ids, &[], &seen, || true)
+                .unwrap();
+            // The store goes on writing while the log is copied.
+            store.begin_run("r2", "run", "t2").unwrap();
+            assert_eq!(store.child_ids().unwrap().len(), 20_000);
+        }
+        // Closed: the copy was waited for and the log folded into the database.
+        assert!(std::fs::metadata(&wal).map_or(true, |m| m.len() == 0));
+        let store = StateStore::open_writer(dir.path(), "test").unwrap();
+        assert_eq!(store.child_ids().unwrap().len(), 20_000);
+        assert_eq!(store.integrity().unwrap(), "ok");
     }
 }

@@ -1,14 +1,13 @@
 //! Clustering of linked pairs into children, refusing joins that would put two children together.
 
 use std::collections::BTreeSet;
-use std::hash::{Hash, Hasher};
 
-use rayon::prelude::*;
-use rustc_hash::{FxHashSet, FxHasher};
+use rustc_hash::FxHashSet;
 
 use super::compare::{birth_level, name_level, Prepared, NONE, NULL};
 use super::ProbabilisticSettings;
 use crate::linkage::{DisjointSets, LinkRecord, ReviewDecisions};
+use crate::repeats::repeats;
 
 /// Joins the clusters rooted at `ri` and `rj`, keeping the member lists with the new root.
 pub(super) fn join(sets: &mut DisjointSets, members: &mut [Vec<usize>], ri: usize, rj: usize) {
@@ -151,36 +150,12 @@ impl RecordedAgain {
 }
 
 /// Records sent twice (one source, one record id): each later copy with the first, in the order of
-/// the copies. Records are sorted by a hash of their source and id on all cores (a hash table of a
-/// million ids took half a second on one), then compared as strings within a hash.
+/// the copies.
 pub(super) fn same_record_pairs(records: &[LinkRecord]) -> Vec<(usize, usize)> {
-    let id = |i: usize| (records[i].source.as_str(), records[i].record_id.as_str());
-    let mut keyed: Vec<u128> = records
-        .par_iter()
-        .enumerate()
-        .filter(|(_, r)| !r.record_id.is_empty())
-        .map(|(i, r)| {
-            let mut h = FxHasher::default();
-            (r.source.as_str(), r.record_id.as_str()).hash(&mut h);
-            (u128::from(h.finish()) << 64) | i as u128
-        })
-        .collect();
-    keyed.par_sort_unstable();
-    let mut pairs = Vec::new();
-    for run in keyed
-        .chunk_by(|a, b| a >> 64 == b >> 64)
-        .filter(|run| run.len() > 1)
-    {
-        // In index order: each record goes with the first before it that has its id.
-        let indexes: Vec<usize> = run.iter().map(|&k| (k as u64) as usize).collect();
-        for (at, &i) in indexes.iter().enumerate() {
-            if let Some(&earliest) = indexes[..at].iter().find(|&&e| id(e) == id(i)) {
-                pairs.push((earliest, i));
-            }
-        }
-    }
-    pairs.sort_unstable_by_key(|&(_, i)| i);
-    pairs
+    repeats(records.len(), |i| {
+        let r = &records[i];
+        (!r.record_id.is_empty()).then_some((r.source.as_str(), r.record_id.as_str()))
+    })
 }
 
 /// Groups records into children: records sent twice and reviewer "same child" decisions first, then
