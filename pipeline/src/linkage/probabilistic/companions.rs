@@ -131,12 +131,19 @@ impl Companions {
     /// pair counts as one child with its probability, as two with the rest (one EM step, the
     /// other evidence held fixed).
     pub(super) fn weigh(&mut self, scored: &[(f64, usize, usize)], child_of: &[usize]) {
+        // What each pair's companions show is found on every core; the sums are taken in pair
+        // order, so that they do not depend on the number of cores.
+        let seen: Vec<Option<Seen>> = scored
+            .par_iter()
+            .map(|&(p, i, j)| p.is_finite().then(|| self.seen(i, j, child_of)))
+            .collect();
         let mut same = [1.0f64; 3];
         let mut different = [1.0f64; 3];
-        for &(p, i, j) in scored.iter().filter(|(p, _, _)| p.is_finite()) {
-            let seen = self.seen(i, j, child_of) as usize;
-            same[seen] += p;
-            different[seen] += 1.0 - p;
+        for (&(p, _, _), seen) in scored.iter().zip(seen) {
+            if let Some(seen) = seen {
+                same[seen as usize] += p;
+                different[seen as usize] += 1.0 - p;
+            }
         }
         let (total_same, total_different): (f64, f64) = (same.iter().sum(), different.iter().sum());
         for (w, (m, u)) in self.weights.iter_mut().zip(same.iter().zip(&different)) {

@@ -30,7 +30,10 @@ struct Partner {
 
 /// Each record's likely partners with their log odds.
 pub(super) struct Partners<'c> {
-    of: Vec<Vec<Partner>>,
+    /// Every record's partners, record after record, each record's by partner.
+    list: Vec<Partner>,
+    /// Where each record's partners start in `list` (one more entry than records).
+    starts: Vec<usize>,
     /// The competing odds of each pair in the pairwise list from a first round (empty before it).
     held: Vec<f64>,
     /// The child (cluster of a first pass) of each record: rivals that are one child count once.
@@ -38,30 +41,70 @@ pub(super) struct Partners<'c> {
 }
 
 impl<'c> Partners<'c> {
-    /// The partners in `pairwise` (log odds, i, j) likely enough to compete.
+    /// The partners in `pairwise` (log odds, i, j) likely enough to compete: counted per record,
+    /// then placed (a million records' lists in two passes, without a list allocated per record).
     fn new(pairwise: &[(f64, usize, usize)], child_of: &'c [usize]) -> Partners<'c> {
-        let mut of: Vec<Vec<Partner>> = vec![Vec::new(); child_of.len()];
-        for (pair, &(log_odds, i, j)) in pairwise.iter().enumerate() {
-            if log_odds >= COMPETING_FROM {
-                for (a, b) in [(i, j), (j, i)] {
-                    if let Some(list) = of.get_mut(a) {
-                        list.push(Partner {
-                            record: b,
-                            log_odds,
-                            pair,
-                        });
-                    }
+        let records = child_of.len();
+        let likely = || {
+            pairwise
+                .iter()
+                .enumerate()
+                .filter(|(_, &(log_odds, _, _))| log_odds >= COMPETING_FROM)
+        };
+        let mut starts = vec![0usize; records + 1];
+        for (_, &(_, i, j)) in likely() {
+            for a in [i, j] {
+                if let Some(count) = starts.get_mut(a + 1) {
+                    *count += 1;
                 }
             }
         }
-        // By partner, so that a pair's probability is found by binary search.
-        for list in &mut of {
-            list.sort_unstable_by_key(|p| p.record);
+        for a in 0..records {
+            starts[a + 1] += starts[a];
+        }
+        let mut next = starts.clone();
+        let unplaced = Partner {
+            record: usize::MAX,
+            log_odds: f64::NEG_INFINITY,
+            pair: usize::MAX,
+        };
+        let mut list = vec![unplaced; starts[records]];
+        for (pair, &(log_odds, i, j)) in likely() {
+            for (a, b) in [(i, j), (j, i)] {
+                let Some(at) = next.get_mut(a).filter(|_| a < records) else {
+                    continue;
+                };
+                if let Some(slot) = list.get_mut(*at) {
+                    *slot = Partner {
+                        record: b,
+                        log_odds,
+                        pair,
+                    };
+                }
+                *at += 1;
+            }
+        }
+        // By partner, so that a pair's probability is found by binary search (candidate pairs come
+        // sorted, so each record's partners mostly are already).
+        let mut rest = list.as_mut_slice();
+        for w in starts.windows(2) {
+            let (of_record, after) = rest.split_at_mut((w[1] - w[0]).min(rest.len()));
+            of_record.sort_unstable_by_key(|p| p.record);
+            rest = after;
         }
         Partners {
-            of,
+            list,
+            starts,
             held: Vec::new(),
             child_of,
+        }
+    }
+
+    /// The likely partners of record `a`, by partner.
+    fn of(&self, a: usize) -> &[Partner] {
+        match (self.starts.get(a), self.starts.get(a + 1)) {
+            (Some(&from), Some(&to)) => self.list.get(from..to).unwrap_or(&[]),
+            _ => &[],
         }
     }
 
@@ -120,12 +163,10 @@ impl<'c> Partners<'c> {
 
     /// The pairwise probability of (a, b) if b is among a's partners, else 0.
     fn probability(&self, a: usize, b: usize) -> f64 {
-        self.of
-            .get(a)
-            .and_then(|list| {
-                let at = list.binary_search_by_key(&b, |p| p.record).ok()?;
-                list.get(at)
-            })
+        let list = self.of(a);
+        list.binary_search_by_key(&b, |p| p.record)
+            .ok()
+            .and_then(|at| list.get(at))
             .map_or(0.0, |p| logistic(p.log_odds))
     }
 
@@ -142,7 +183,7 @@ impl<'c> Partners<'c> {
     ) -> f64 {
         let mut strongest: BTreeMap<usize, f64> = BTreeMap::new();
         for (of, against) in [(i, j), (j, i)] {
-            for partner in self.of.get(of).into_iter().flatten() {
+            for partner in self.of(of) {
                 let k = partner.record;
                 if k == against {
                     continue;
