@@ -191,13 +191,15 @@ impl Blocks {
             window: plan.window,
             skipped: 0,
         };
-        // One buffer for every key's values: a key at a time is held, and its pages are reused.
-        let mut keyed: Vec<Keyed> = Vec::new();
+        // One set of buffers for every key's values: a key at a time is held, and its pages are
+        // reused.
+        let mut buffers = KeyedBuffers::default();
         for (index, key) in plan.keys.iter().enumerate().take(MAX_KEYS) {
             let started = std::time::Instant::now();
             // (value, tag, record) for every value of this key, sorted: each run of one value is a
             // block, its members grouped by tag.
-            key_values_of_all(records, index, key, &mut keyed);
+            key_values_of_all(records, index, key, &mut buffers);
+            let keyed = &mut buffers.all;
             let hashed = started.elapsed().as_millis();
             keyed.par_sort_unstable();
             let sorted = started.elapsed().as_millis();
@@ -206,6 +208,7 @@ impl Blocks {
             }
             tracing::debug!(key = %key.name, values = keyed.len(), hashed_ms = hashed, sorted_ms = sorted, done_ms = started.elapsed().as_millis(), "blocked");
         }
+        drop(buffers);
         let started = std::time::Instant::now();
         blocks.index_memberships(records.len());
         tracing::debug!(
@@ -581,13 +584,16 @@ fn key_values_of_all(
     records: &[Prepared<'_>],
     index: usize,
     key: &BlockingKey,
-    out: &mut Vec<Keyed>,
+    buffers: &mut KeyedBuffers,
 ) {
-    let pieces: Vec<Vec<Keyed>> = records
-        .par_chunks(KEYED_CHUNK)
+    let KeyedBuffers { pieces, all } = buffers;
+    pieces.resize_with(records.len().div_ceil(KEYED_CHUNK), Vec::new);
+    pieces
+        .par_iter_mut()
+        .zip(records.par_chunks(KEYED_CHUNK))
         .enumerate()
-        .map_init(KeyScratch::default, |scratch, (piece, chunk)| {
-            let mut values = Vec::with_capacity(chunk.len() * 2);
+        .for_each_init(KeyScratch::default, |scratch, (piece, (values, chunk))| {
+            values.clear();
             for (k, p) in chunk.iter().enumerate() {
                 let i = u32::try_from(piece * KEYED_CHUNK + k).unwrap_or(u32::MAX);
                 key_values_into(p, index, key, scratch);
@@ -598,14 +604,30 @@ fn key_values_of_all(
                         .map(|&(value, tag)| Keyed::new(value, tag, i)),
                 );
             }
-            values
-        })
-        .collect();
-    out.clear();
-    out.reserve(pieces.iter().map(Vec::len).sum());
-    for piece in pieces {
-        out.extend_from_slice(&piece);
+        });
+    all.clear();
+    all.resize(pieces.iter().map(Vec::len).sum(), Keyed(0));
+    // Each piece copied into its place on every core.
+    let mut places: Vec<&mut [Keyed]> = Vec::with_capacity(pieces.len());
+    let mut rest = all.as_mut_slice();
+    for piece in pieces.iter() {
+        let (place, after) = std::mem::take(&mut rest).split_at_mut(piece.len());
+        places.push(place);
+        rest = after;
     }
+    places
+        .into_par_iter()
+        .zip(pieces.par_iter())
+        .for_each(|(place, piece)| place.copy_from_slice(piece));
+}
+
+/// Buffers kept from key to key while blocking, so that each key's values are written into memory
+/// the previous key's used rather than into fresh pages: each chunk of records' values, and a
+/// key's values all together (sorted in place).
+#[derive(Default)]
+struct KeyedBuffers {
+    pieces: Vec<Vec<Keyed>>,
+    all: Vec<Keyed>,
 }
 
 /// Buffers reused from record to record while their key values are worked out.
