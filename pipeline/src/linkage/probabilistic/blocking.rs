@@ -579,7 +579,8 @@ impl Keyed {
 /// Records in a piece of the work of [`key_values_of_all`].
 const KEYED_CHUNK: usize = 4096;
 
-/// Every record's values of key number `index` as (value, tag, record), in record order, into `out`.
+/// Every record's values of key number `index` as (value, tag, record), in record order, into
+/// `buffers.all` (each chunk of records' values first into its own of `buffers.pieces`).
 fn key_values_of_all(
     records: &[Prepared<'_>],
     index: usize,
@@ -605,7 +606,7 @@ fn key_values_of_all(
                 );
             }
         });
-    all.clear();
+    // Every slot is overwritten below: only a buffer that grows is filled first.
     all.resize(pieces.iter().map(Vec::len).sum(), Keyed(0));
     // Each piece copied into its place on every core.
     let mut places: Vec<&mut [Keyed]> = Vec::with_capacity(pieces.len());

@@ -53,7 +53,7 @@ impl<'c> Partners<'c> {
         };
         let mut starts = vec![0usize; records + 1];
         for (_, &(_, i, j)) in likely() {
-            for a in [i, j] {
+            for a in [i, j].into_iter().filter(|&a| a < records) {
                 if let Some(count) = starts.get_mut(a + 1) {
                     *count += 1;
                 }
@@ -86,11 +86,10 @@ impl<'c> Partners<'c> {
         }
         // By partner, so that a pair's probability is found by binary search (candidate pairs come
         // sorted, so each record's partners mostly are already).
-        let mut rest = list.as_mut_slice();
         for w in starts.windows(2) {
-            let (of_record, after) = rest.split_at_mut((w[1] - w[0]).min(rest.len()));
-            of_record.sort_unstable_by_key(|p| p.record);
-            rest = after;
+            if let Some(of_record) = list.get_mut(w[0]..w[1]) {
+                of_record.sort_unstable_by_key(|p| p.record);
+            }
         }
         Partners {
             list,
@@ -102,7 +101,7 @@ impl<'c> Partners<'c> {
 
     /// The likely partners of record `a`, by partner.
     fn of(&self, a: usize) -> &[Partner] {
-        match (self.starts.get(a), self.starts.get(a + 1)) {
+        match (self.starts.get(a), self.starts.get(a.saturating_add(1))) {
             (Some(&from), Some(&to)) => self.list.get(from..to).unwrap_or(&[]),
             _ => &[],
         }
