@@ -235,6 +235,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn each_record_finds_its_likely_partners_whatever_the_order_of_the_pairs() {
+        // Pairs in no order, either way round; one too unlikely to compete; one naming a record
+        // beyond the register (kept as a partner of the record in range, as a list per record did).
+        let pairwise = [
+            (2.0, 3, 1),
+            (1.0, 0, 3),
+            (0.5, 2, 1),
+            (-10.0, 0, 1),
+            (3.0, 5, 0),
+        ];
+        let child_of = [0, 1, 2, 3];
+        let partners = Partners::new(&pairwise, &child_of);
+        let records =
+            |a: usize| -> Vec<usize> { partners.of(a).iter().map(|p| p.record).collect() };
+        assert_eq!(records(0), vec![3, 5]);
+        assert_eq!(records(1), vec![2, 3]);
+        assert_eq!(records(2), vec![1]);
+        assert_eq!(records(3), vec![0, 1]);
+        assert!(records(4).is_empty() && records(usize::MAX).is_empty());
+        // Each pair's probability from either side; none for the unlikely pair.
+        assert!((partners.probability(1, 3) - logistic(2.0)).abs() < 1e-12);
+        assert!((partners.probability(3, 1) - logistic(2.0)).abs() < 1e-12);
+        assert_eq!(partners.probability(0, 1), 0.0);
+        // Each partner knows its pair's place in the pairwise list.
+        assert_eq!(partners.of(2).first().map(|p| p.pair), Some(2));
+    }
+
+    #[test]
     fn competition_lowers_a_probability_and_none_leaves_it() {
         let l = logit(0.99);
         assert!((exclusive_probability(l, 0.0) - 0.99).abs() < 1e-9);
